@@ -1,0 +1,1 @@
+"""A small bookshop: an inventory, prices, a sales API and a command line."""

@@ -1,0 +1,3 @@
+"""agent-dispatch: run a team of AI coding agents in parallel on one git repository."""
+
+__version__ = "0.1.0"

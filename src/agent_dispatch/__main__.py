@@ -1,0 +1,4 @@
+from agent_dispatch.cli import main
+
+if __name__ == "__main__":
+    main()

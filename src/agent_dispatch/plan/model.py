@@ -1,0 +1,144 @@
+"""The sprint plan (``dispatch.yaml``) as typed, immutable records.
+
+Source fields (sprint, agents, chains, waves, merge_order, scaling) keep their exact names; the
+extensions (goal, success criteria, tool, tone, letters, codenames, chain dependencies, shared
+files...) are optional with defaults, so a plan in the seed's own format loads unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+Priority = Literal["P0", "P1", "P2", "P3"]
+Tone = Literal["professional", "collaborative", "maximum"]
+WaveBase = Literal["main", "merged"]
+SharedPolicy = Literal["add-only", "owner-only", "any"]
+
+# Names end up in branch names, directory names and environment variables.
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+SPRINT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+CHAIN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=64)]
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+KNOWN_TOOLS = ("command", "claude", "codex", "aider", "opencode", "gemini", "qwen")
+Tool = Literal["command", "claude", "codex", "aider", "opencode", "gemini", "qwen"]
+
+_TOOL_ALIASES = {"claude-code": "claude", "claude_code": "claude", "codex-cli": "codex",
+                 "gemini-cli": "gemini", "qwen-code": "qwen", "qwen-coder": "qwen"}
+
+
+def _normalize_tool(value: object) -> object:
+    if isinstance(value, str):
+        key = value.strip().lower()
+        return _TOOL_ALIASES.get(key, key)
+    return value
+
+
+ToolName = Annotated[Tool, BeforeValidator(_normalize_tool)]
+
+
+class _Record(BaseModel):
+    # Unknown keys are reported as warnings by the loader, not rejected here.
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+
+class SuccessCriterion(_Record):
+    text: NonEmpty
+    measurable: bool | None = None
+
+
+def _criterion(value: object) -> object:
+    return {"text": value} if isinstance(value, str) else value
+
+
+Criterion = Annotated[SuccessCriterion, BeforeValidator(_criterion)]
+
+
+class Sprint(_Record):
+    id: Annotated[str, StringConstraints(pattern=SPRINT_ID_PATTERN, max_length=64)]
+    theme: NonEmpty
+    base_branch: NonEmpty
+    build_command: NonEmpty
+    test_command: NonEmpty
+    goal: str | None = None
+    success_criteria: tuple[Criterion, ...] = ()
+    setup_command: str | None = None
+    lint_command: str | None = None
+    tool: ToolName = "claude"
+    tone: Tone = "professional"
+    wave_base: WaveBase = "merged"
+    project_context_file: str | None = None
+
+
+class Chain(_Record):
+    id: Annotated[str, StringConstraints(pattern=CHAIN_ID_PATTERN, max_length=64)]
+    priority: Priority
+    title: NonEmpty
+    vector: NonEmpty
+    signal: NonEmpty
+    fix_site: NonEmpty
+    verify: NonEmpty
+    depends_on: tuple[str, ...] = ()
+    hypothesis: str | None = None
+
+
+class Territory(_Record):
+    include: tuple[NonEmpty, ...]
+    exclude: tuple[NonEmpty, ...] = ()
+
+
+class Agent(_Record):
+    name: Name
+    role: NonEmpty
+    territory: Territory
+    chains: tuple[Chain, ...]
+    tool: ToolName | None = None
+    command: tuple[NonEmpty, ...] | None = None
+    letter: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]?$")] | None = None
+    codename: str | None = None
+    domain: Annotated[str, StringConstraints(pattern=NAME_PATTERN)] | None = None
+
+
+class Wave(_Record):
+    number: Annotated[int, Field(ge=0)]
+    agents: tuple[Name, ...]
+    depends_on: tuple[int, ...] = ()
+    description: str | None = None
+
+
+class Scaling(_Record):
+    max_agents_per_wave: Annotated[int, Field(ge=1)] = 8
+    sub_agents_enabled: bool = True
+    nested_teams: bool = False
+
+
+class SharedFile(_Record):
+    path: NonEmpty
+    owner: Name
+    policy: SharedPolicy = "add-only"
+
+
+class Plan(_Record):
+    sprint: Sprint
+    agents: tuple[Agent, ...]
+    waves: tuple[Wave, ...]
+    merge_order: tuple[Name, ...] | None = None
+    scaling: Scaling = Scaling()
+    shared_files: tuple[SharedFile, ...] = ()
+
+    def agent(self, name: str) -> Agent:
+        """The agent called ``name`` (KeyError when absent)."""
+        for agent in self.agents:
+            if agent.name == name:
+                return agent
+        raise KeyError(name)
+
+
+def slug(text: str) -> str:
+    """Lowercase dash-separated form of ``text`` for file and sub-agent names."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
