@@ -44,7 +44,7 @@ def is_repo(path: str | Path) -> bool:
 
 
 def list_tracked_files(root: str | Path) -> list[str]:
-    """Every tracked file, repo-relative with forward slashes."""
+    """Every tracked file under ``root``, relative to ``root``, with forward slashes."""
     out = git("ls-files", "-z", "--cached", cwd=root).stdout
     return [p for p in out.split("\0") if p]
 

@@ -1,0 +1,1 @@
+"""The sprint plan: model, loading with positions, validation, roster defaults, territory."""
