@@ -40,7 +40,8 @@ def effective_merge_order(plan: Plan) -> list[str]:
     """``merge_order`` as written, or the roster's default order over the dispatched agents."""
     if plan.merge_order is not None:
         return list(plan.merge_order)
-    dispatched = dispatched_agents(plan)
+    known = {a.name for a in plan.agents}
+    dispatched = [n for n in dispatched_agents(plan) if n in known]
     mergers = [plan.agent(n) for n in dispatched if _merges(plan, n)]
 
     def rank(agent_role: str) -> int:
@@ -179,7 +180,7 @@ def _merge_order(loaded: LoadedPlan) -> list[Problem]:
                                                 "which never merges; remove it from merge_order"))
         elif name not in dispatched:
             problems.append(loaded.problem(loc, f"agent {name!r} is in no wave, so it has no branch to merge"))
-    for name in sorted(dispatched - seen):
+    for name in sorted((dispatched & known) - seen):
         if _merges(plan, name):
             problems.append(loaded.problem(("merge_order",),
                                            f"dispatched agent {name!r} is missing from merge_order; "
