@@ -62,6 +62,125 @@ def validate(plan: PlanArg, repo: RepoOpt = None, json: JsonOpt = False) -> None
     _run(validate_plan, plan, repo=repo, as_json=json)
 
 
+@app.command()
+def render(plan: PlanArg, repo: RepoOpt = None, json: JsonOpt = False) -> None:
+    """Write DISPATCH.md, one task doc and one activation prompt per agent, and DISPATCH-PROMPTS.md.
+
+    Files go into the plan's folder. The plan is validated first (exit 2 when invalid); the
+    prompts are linted before anything is written (exit 1 when a prompt fails).
+    """
+    from agent_dispatch.commands.render import render_plan
+
+    _run(render_plan, plan, repo=repo, as_json=json)
+
+
+TimeoutOpt = Annotated[
+    Optional[float], typer.Option("--session-timeout", help="Seconds before an agent session is stopped.")
+]
+SprintOpt = Annotated[
+    Optional[str], typer.Option("--sprint", help="Sprint id (default: from DISPATCH_SPRINT or the only sprint with a log).")
+]
+
+
+def _options(yes: bool, session_timeout: float | None):
+    from agent_dispatch.engine.runtime import Options
+
+    return Options(yes=yes, session_timeout=session_timeout) if session_timeout else Options(yes=yes)
+
+
+@app.command()
+def run(
+    plan: PlanArg,
+    repo: RepoOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve the gates that wait for the operator.")] = False,
+    session_timeout: TimeoutOpt = None,
+) -> None:
+    """Run the whole sprint: gate 1, waves of agents, verification and retries, gates 2 and 3, landing.
+
+    Exit 0 when the sprint finished with everything landed, 1 when it finished partially or a gate
+    failed, 4 when it waits for an operator decision (`dispatch approve`).
+    """
+    from agent_dispatch.commands.run import run_plan
+
+    _run(run_plan, plan, repo=repo, options=_options(yes, session_timeout))
+
+
+@app.command()
+def resume(
+    plan: PlanArg,
+    repo: RepoOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve the gates that wait for the operator.")] = False,
+    session_timeout: TimeoutOpt = None,
+) -> None:
+    """Continue a sprint from its event log after a crash, Ctrl-C, or an operator decision."""
+    from agent_dispatch.commands.run import run_plan
+
+    _run(run_plan, plan, repo=repo, options=_options(yes, session_timeout), resume=True)
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Optional[Path], typer.Option("--dir", help="Where to create the demo repository (default: a new temp dir).")
+    ] = None,
+) -> None:
+    """Run a full sprint on the bundled bookshop example with scripted agents (about a minute)."""
+    from agent_dispatch.commands.demo import run_demo
+
+    _run(run_demo, directory=directory)
+
+
+@app.command()
+def chain(
+    chain_id: Annotated[str, typer.Argument(help="The chain id from the plan, e.g. chain-1.")],
+    state: Annotated[str, typer.Argument(help="TRACING, FIXING, VERIFYING, COMPLETE, BLOCKED, PARKED, ...")],
+    note: Annotated[Optional[str], typer.Option("--note", help="One line of detail.")] = None,
+    agent: Annotated[Optional[str], typer.Option("--agent", help="Default: DISPATCH_AGENT.")] = None,
+    sprint: SprintOpt = None,
+) -> None:
+    """(For agents) report progress on one of your chains; the tool verifies it independently."""
+    from agent_dispatch.commands.operate import report_chain
+
+    _run(report_chain, chain_id, state, agent=agent, sprint=sprint, note=note)
+
+
+@app.command()
+def p0(
+    text: Annotated[str, typer.Argument(help="What is critically wrong, with evidence.")],
+    file: Annotated[Optional[str], typer.Option("--file", help="File where it is.")] = None,
+    line: Annotated[Optional[int], typer.Option("--line", help="Line number.")] = None,
+    agent: Annotated[Optional[str], typer.Option("--agent", help="Default: DISPATCH_AGENT.")] = None,
+    sprint: SprintOpt = None,
+) -> None:
+    """(For agents) report a P0 discovery outside your chains; do not fix it outside your territory."""
+    from agent_dispatch.commands.operate import report_p0
+
+    _run(report_p0, text, file=file, line=line, agent=agent, sprint=sprint)
+
+
+@app.command()
+def approve(
+    gate: Annotated[str, typer.Argument(help="gate-1, gate-2 (every wave) or gate-2:wave-N, ...")],
+    sprint: SprintOpt = None,
+) -> None:
+    """Record your approval of a gate that waits for the operator, then `dispatch resume`."""
+    from agent_dispatch.commands.operate import approve as approve_gate
+
+    _run(approve_gate, gate, sprint=sprint)
+
+
+@app.command()
+def override(
+    gate: Annotated[str, typer.Argument(help="The failed gate, e.g. gate-2:wave-1.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is safe to continue (recorded).")],
+    sprint: SprintOpt = None,
+) -> None:
+    """Override a failed gate with a recorded reason (failed agents are skipped, not landed)."""
+    from agent_dispatch.commands.operate import override as override_gate
+
+    _run(override_gate, gate, reason=reason, sprint=sprint)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

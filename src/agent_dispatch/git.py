@@ -59,3 +59,151 @@ def branch_exists(root: str | Path, branch: str) -> bool:
     """True when ``refs/heads/<branch>`` exists."""
     ref = f"refs/heads/{branch}"
     return git("show-ref", "--verify", "--quiet", ref, cwd=root, check=False).ok
+
+
+# --- commits, diffs and plumbing merges used by the engine and the landing step -------------
+
+
+def rev_parse(root: str | Path, rev: str) -> str:
+    """The object id ``rev`` names (raises GitError when it names nothing)."""
+    return git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=root).stdout.strip()
+
+
+def try_rev_parse(root: str | Path, rev: str) -> str | None:
+    """Like :func:`rev_parse` but None when ``rev`` does not exist."""
+    result = git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", cwd=root, check=False)
+    return result.stdout.strip() if result.ok else None
+
+
+def is_ancestor(root: str | Path, ancestor: str, descendant: str) -> bool:
+    """True when ``ancestor`` is reachable from ``descendant``."""
+    return git("merge-base", "--is-ancestor", ancestor, descendant, cwd=root, check=False).ok
+
+
+def commits_between(root: str | Path, base: str, tip: str) -> list[str]:
+    """Commit ids in ``base..tip``, oldest first."""
+    out = git("rev-list", "--reverse", f"{base}..{tip}", cwd=root).stdout
+    return out.split()
+
+
+def changed_files(root: str | Path, base: str, tip: str) -> list[tuple[str, str]]:
+    """(status letter, path) for files changed between ``base`` and ``tip`` (renames as add+delete)."""
+    out = git("diff", "--no-ext-diff", "--no-renames", "--name-status", "-z", f"{base}...{tip}", cwd=root).stdout
+    parts = [p for p in out.split("\0") if p]
+    return [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+
+
+def shortstat(root: str | Path, base: str, tip: str) -> tuple[int, int]:
+    """(lines added, lines removed) between ``base`` and ``tip``."""
+    out = git("diff", "--no-ext-diff", "--numstat", f"{base}...{tip}", cwd=root).stdout
+    added = removed = 0
+    for line in out.splitlines():
+        a, r, _ = line.split("\t", 2)
+        added += int(a) if a.isdigit() else 0
+        removed += int(r) if r.isdigit() else 0
+    return added, removed
+
+
+def uncommitted_files(worktree: str | Path) -> list[str]:
+    """Paths with uncommitted changes (tracked or untracked, not ignored) in ``worktree``."""
+    out = git("status", "--porcelain=v1", "-z", "--untracked-files=all", cwd=worktree).stdout
+    entries = out.split("\0")
+    paths, i = [], 0
+    while i < len(entries):
+        entry = entries[i]
+        if len(entry) > 3:
+            paths.append(entry[3:])
+            if entry[0] in "RC":
+                i += 1  # the rename source follows
+        i += 1
+    return paths
+
+
+def commit_all(worktree: str | Path, message: str) -> str | None:
+    """Stage everything and commit with ``message``; None when there was nothing to commit.
+
+    Hooks are skipped (``--no-verify``): this is the tool saving an agent's work, which gate 3
+    audits anyway.
+    """
+    git("add", "-A", cwd=worktree)
+    if git("diff", "--cached", "--quiet", cwd=worktree, check=False).ok:
+        return None
+    git("commit", "-q", "--no-verify", "-m", message, cwd=worktree)
+    return rev_parse(worktree, "HEAD")
+
+
+def merge_tree(root: str | Path, ours: str, theirs: str) -> tuple[str | None, list[str]]:
+    """Merge two commits without a worktree: (tree id, []) when clean, (None, conflicted paths)."""
+    result = git("merge-tree", "--write-tree", "--name-only", "--no-messages", ours, theirs, cwd=root, check=False)
+    lines = result.stdout.splitlines()
+    if result.returncode == 0 and lines:
+        return lines[0].strip(), []
+    if result.returncode == 1:
+        return None, sorted({ln for ln in lines[1:] if ln.strip()})
+    raise GitError(f"git merge-tree {ours} {theirs} failed: {result.stderr.strip()}")
+
+
+def commit_tree(root: str | Path, tree: str, parents: list[str], message: str) -> str:
+    """Create a commit object for ``tree`` with ``parents``; returns its id."""
+    args = ["commit-tree", tree]
+    for parent in parents:
+        args += ["-p", parent]
+    return git(*args, "-m", message, cwd=root).stdout.strip()
+
+
+def tree_of(root: str | Path, rev: str) -> str:
+    """The tree id of commit ``rev``."""
+    return git("rev-parse", f"{rev}^{{tree}}", cwd=root).stdout.strip()
+
+
+def update_ref(root: str | Path, ref: str, new: str, old: str | None = None, *, reason: str = "agent-dispatch") -> None:
+    """Move ``ref`` to ``new``, atomically checking it still points at ``old`` when given."""
+    args = ["update-ref", "-m", reason, ref, new]
+    if old is not None:
+        args.append(old)
+    git(*args, cwd=root)
+
+
+def checkout_detach(worktree: str | Path, commit: str) -> None:
+    """Point ``worktree`` at ``commit`` (detached), discarding local changes and untracked files."""
+    git("checkout", "-q", "--detach", "--force", commit, cwd=worktree)
+    git("clean", "-q", "-fdx", cwd=worktree)
+
+
+def fast_forward_checkout(worktree: str | Path, commit: str) -> None:
+    """Fast-forward the branch checked out in ``worktree`` to ``commit``, updating its files."""
+    git("merge", "-q", "--ff-only", commit, cwd=worktree)
+
+
+def show_file(root: str | Path, rev: str, path: str) -> str | None:
+    """Contents of ``path`` at ``rev``, or None when it does not exist there."""
+    result = git("show", f"{rev}:{path}", cwd=root, check=False)
+    return result.stdout if result.ok else None
+
+
+def common_dir(path: str | Path) -> Path:
+    """The repository's shared git directory (the main checkout's ``.git``), from any worktree."""
+    out = git("rev-parse", "--path-format=absolute", "--git-common-dir", cwd=path).stdout.strip()
+    return Path(out)
+
+
+def add_info_exclude(root: str | Path, pattern: str) -> None:
+    """Ignore ``pattern`` in this clone only (``.git/info/exclude``), never touching tracked files."""
+    exclude = common_dir(root) / "info" / "exclude"
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    current = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
+    if pattern not in current.splitlines():
+        exclude.write_text(current + ("" if current.endswith("\n") or not current else "\n") + pattern + "\n",
+                           encoding="utf-8")
+
+
+def worktree_of_branch(root: str | Path, branch: str) -> Path | None:
+    """The work tree that has ``branch`` checked out, if any (main checkout included)."""
+    out = git("worktree", "list", "--porcelain", cwd=root).stdout
+    path: Path | None = None
+    for line in out.splitlines():
+        if line.startswith("worktree "):
+            path = Path(line[len("worktree "):])
+        elif line == f"branch refs/heads/{branch}" and path is not None:
+            return path
+    return None

@@ -1,0 +1,37 @@
+"""The generic ``command`` adapter: runs ``agents[].command`` with the DISPATCH_* environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent_dispatch.agents.base import LIMIT_EXIT_CODE, SessionOutcome, SessionRequest, session_env
+from agent_dispatch.errors import FatalError
+
+
+class CommandAdapter:
+    """Any program becomes an agent: the worktree is its cwd, the contract is its environment."""
+
+    name = "command"
+    supports_sub_agents = False
+
+    def argv(self, request: SessionRequest) -> list[str]:
+        if not request.command:
+            raise FatalError(f"agent {request.agent!r} uses the 'command' tool but the plan gives no "
+                             "command\nhint: add `command: [program, arg, ...]` to the agent")
+        return list(request.command)
+
+    def env(self, request: SessionRequest) -> dict[str, str]:
+        return session_env(request)
+
+    def outcome(self, exit_code: int | None, log_path: Path, *, timed_out: bool, killed: bool) -> SessionOutcome:
+        if timed_out:
+            return SessionOutcome("timeout", exit_code, "session timed out")
+        if killed:
+            return SessionOutcome("killed", exit_code, "session was stopped")
+        if exit_code is None:
+            return SessionOutcome("lost", None, "exit status unknown")
+        if exit_code == 0:
+            return SessionOutcome("ended", 0)
+        if exit_code == LIMIT_EXIT_CODE:
+            return SessionOutcome("limit", exit_code, "context or turn limit reached")
+        return SessionOutcome("failed", exit_code, f"exited with status {exit_code}")

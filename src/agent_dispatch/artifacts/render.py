@@ -1,0 +1,237 @@
+"""Render a sprint's documents: DISPATCH.md, one task doc and one activation prompt per dispatched
+agent, and the DISPATCH-PROMPTS.md archive (REQ-1.37, REQ-1.39, REQ-3.05, REQ-3.27).
+
+Everything is rendered in memory and linted first; files are written only when every prompt
+passes, each one atomically (temporary file + ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from agent_dispatch.artifacts import paths
+from agent_dispatch.artifacts.context import SprintContext, build_context, sprint_dir_for
+from agent_dispatch.errors import FatalError
+from agent_dispatch.plan.model import Plan
+from agent_dispatch.prompts import sections
+from agent_dispatch.prompts.activation import ActivationPrompt, render_activation
+from agent_dispatch.prompts.chains import chain_waves, ordered_chains
+from agent_dispatch.prompts.environment import PROMPT_TEMPLATES, make_environment, overridden
+from agent_dispatch.prompts.lint import lint_counts, lint_prompt
+
+ARTIFACT_TEMPLATES = "agent_dispatch.artifacts"
+DISPATCH_TEMPLATE = "dispatch.md.j2"
+TASK_DOC_TEMPLATE = "task-doc.md.j2"
+ARCHIVE_TEMPLATE = "dispatch-prompts.md.j2"
+
+
+@dataclass(frozen=True)
+class RenderedSprint:
+    """A sprint's documents, rendered but not yet written."""
+
+    context: SprintContext
+    directory: Path  # the plan's folder; every file below is relative to it
+    files: dict[str, str]  # relative name -> content, in writing order
+    prompts: dict[str, ActivationPrompt]  # by agent name
+    task_docs: dict[str, str]  # agent name -> relative name
+    overrides: list[str] = field(default_factory=list)  # project templates used instead of ours
+
+    def prompt_file(self, agent: str) -> str:
+        """Relative name of ``agent``'s activation prompt."""
+        return f"{paths.PROMPTS_DIRNAME}/{Path(self.context.agent(agent).prompt).name}"
+
+
+def render_sprint(
+    plan: Plan,
+    repo_root: Path,
+    *,
+    plan_path: Path,
+    repo_files: Sequence[str] = (),
+    today: datetime.date | None = None,
+) -> RenderedSprint:
+    """Render every document of ``plan``; raise :class:`FatalError` when the prompt lint fails."""
+    env = make_environment(repo_root, (PROMPT_TEMPLATES, ARTIFACT_TEMPLATES))
+    folder = sprint_dir_for(plan_path, repo_root, plan.sprint.id)
+    ctx = build_context(plan, repo_root, sprint_dir=folder, repo_files=repo_files)
+    common = _common_values(plan, ctx, today or datetime.date.today(), Path(plan_path).name)
+    prompts = {
+        n: render_activation(env, plan, ctx, n, repo_files=repo_files) for n in ctx.dispatched
+    }
+    files: dict[str, str] = {
+        paths.DISPATCH_FILENAME: env.get_template(DISPATCH_TEMPLATE).render(**common)
+    }
+    task_docs: dict[str, str] = {}
+    for name in ctx.dispatched:
+        doc_name = Path(ctx.agent(name).task_doc).name
+        files[doc_name] = _task_doc(env, plan, ctx, name, common, repo_files)
+        task_docs[name] = doc_name
+    for name, prompt in prompts.items():
+        files[f"{paths.PROMPTS_DIRNAME}/{Path(ctx.agent(name).prompt).name}"] = prompt.text
+    archive = [
+        {"a": ctx.agent(n), "prompt": p, "fence": _fence(p.text)} for n, p in prompts.items()
+    ]
+    files[paths.PROMPTS_ARCHIVE_FILENAME] = env.get_template(ARCHIVE_TEMPLATE).render(
+        **common, archive=archive
+    )
+    rendered = RenderedSprint(
+        ctx, Path(plan_path).resolve().parent, files, prompts, task_docs, overridden(env, repo_root)
+    )
+    problems = lint_rendered(plan, rendered)
+    if problems:
+        raise FatalError(
+            "the rendered prompts failed the prompt lint; nothing was written:\n"
+            + "\n".join(f"  {p}" for p in problems)
+            + f"\nhint: fix the templates in {paths.TEMPLATE_OVERRIDE_DIR}/ or the plan"
+        )
+    return rendered
+
+
+def lint_rendered(plan: Plan, rendered: RenderedSprint) -> list[str]:
+    """Prompt lint over a whole sprint: every prompt, plus the one-to-one counts (REQ-3.07)."""
+    allowed = sections.plan_strings(plan)
+    problems = lint_counts(
+        agents=len(rendered.context.dispatched),
+        prompts=len(rendered.prompts),
+        task_docs=len(rendered.task_docs),
+    )
+    for name, prompt in rendered.prompts.items():
+        for problem in lint_prompt(
+            prompt.text,
+            build_command=plan.sprint.build_command,
+            test_command=plan.sprint.test_command,
+            report_path=rendered.context.agent(name).report,
+            allowed=allowed,
+        ):
+            problems.append(f"[{name}] {rendered.prompt_file(name)}: {problem}")
+    return problems
+
+
+def write_rendered(rendered: RenderedSprint) -> list[Path]:
+    """Write every rendered file atomically; remove prompts of agents no longer dispatched."""
+    written = []
+    for name, text in rendered.files.items():
+        target = rendered.directory / name
+        write_atomic(target, text)
+        written.append(target)
+    prompt_dir = rendered.directory / paths.PROMPTS_DIRNAME
+    for stale in sorted(prompt_dir.glob("agent-*.md")):
+        if stale not in written:
+            stale.unlink()
+    return written
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _common_values(
+    plan: Plan, ctx: SprintContext, today: datetime.date, plan_name: str
+) -> dict[str, object]:
+    sid = plan.sprint.id
+    dispatched = ctx.dispatched_agents()
+    numbered, n = [], 0
+    for a in dispatched:
+        for chain in sections.chain_views(
+            plan.agent(a.name), a, build=plan.sprint.build_command, test=plan.sprint.test_command
+        ):
+            n += 1
+            numbered.append({"n": n, "a": a, "c": chain})
+    return {
+        "plan": plan,
+        "sprint": plan.sprint,
+        "ctx": ctx,
+        "today": today.isoformat(),
+        "sprint_label": paths.sprint_label(sid),
+        "stack": ", ".join(ctx.languages),
+        "dispatched": dispatched,
+        "numbered_chains": numbered,
+        "waves": _waves(plan, ctx),
+        "merge_sequence": sections.merge_sequence(plan, ctx),
+        "non_merging": [a for a in dispatched if a.base_role in ("RED TEAM", "ORCHESTRATOR")],
+        "code_standards": sections.CODE_STANDARDS,
+        "goals": _goals(plan),
+        "plan_file": f"{ctx.sprint_dir}/{plan_name}",
+    }
+
+
+def _task_doc(
+    env: jinja2.Environment,
+    plan: Plan,
+    ctx: SprintContext,
+    name: str,
+    common: dict[str, object],
+    repo_files: Sequence[str],
+) -> str:
+    agent, me = plan.agent(name), ctx.agent(name)
+    chains = sections.chain_views(
+        agent, me, build=plan.sprint.build_command, test=plan.sprint.test_command
+    )
+    by_id = {c["id"]: c for c in chains}
+    return env.get_template(TASK_DOC_TEMPLATE).render(
+        **common,
+        a=me,
+        agent=agent,
+        chains=chains,
+        chain_waves=[[by_id[c.id] for c in wave] for wave in chain_waves(agent.chains)],
+        context_files=sections.context_files(plan, ctx, agent, repo_files),
+        territory=sections.territory(plan, ctx, agent),
+        domain_line=sections.domain_line(agent, me),
+        cross_context=sections.cross_agent_context(plan, ctx, agent),
+        title=agent.domain.replace("-", " ").title() if agent.domain else me.role,
+    )
+
+
+def _waves(plan: Plan, ctx: SprintContext) -> list[dict[str, object]]:
+    out = []
+    for wave in sorted(plan.waves, key=lambda w: w.number):
+        rows = []
+        for name in wave.agents:
+            a, agent = ctx.agent(name), plan.agent(name)
+            titles = [c.title for c in ordered_chains(agent.chains)]
+            rows.append(
+                {"a": a, "chains": titles, "complexity": _complexity(a.base_role, len(titles))}
+            )
+        out.append(
+            {
+                "number": wave.number,
+                "description": wave.description,
+                "rows": rows,
+                "depends_on": list(wave.depends_on),
+            }
+        )
+    return out
+
+
+def _complexity(role: str, chains: int) -> int:
+    """A rough 1–10 estimate for the wave table: LEAD and RED TEAM review everything."""
+    if role in ("LEAD", "RED TEAM"):
+        return 6
+    return max(1, min(10, 1 + 2 * chains))
+
+
+def _goals(plan: Plan) -> list[str]:
+    text = (plan.sprint.goal or plan.sprint.theme).strip()
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
+
+
+def _fence(text: str) -> str:
+    """A backtick fence longer than any backtick run inside ``text``."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)

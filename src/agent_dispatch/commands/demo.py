@@ -1,0 +1,75 @@
+"""``dispatch demo``: a whole sprint on the bundled bookshop example, with scripted agents.
+
+The example is copied to a temporary directory and made a git repository; its plan is switched to
+the `command` tool running :mod:`agent_dispatch.testing.demo_agent`, which really edits code,
+commits, reports chain progress and writes completion reports. One agent's first fix is wrong, so
+the run shows verification failing and the tier-1 retry message fixing it.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from agent_dispatch import git, output, proc
+from agent_dispatch.commands.run import report_outcome, open_runtime
+from agent_dispatch.engine.runtime import Options
+from agent_dispatch.engine.sprint import run_sprint
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "bookshop"
+PLAN = Path("docs/agent-dispatch/sprints/sprint-01/dispatch.yaml")
+
+
+def example_path() -> Path:
+    """Where the bundled bookshop example lives inside the installed package."""
+    return EXAMPLE
+
+
+def prepare_demo_repo(target: Path) -> Path:
+    """Copy the example to ``target``, point its plan at the scripted agents, commit; returns the plan."""
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    plan = target / PLAN
+    yaml = YAML(typ="rt")
+    data = yaml.load(plan.read_text(encoding="utf-8"))
+    data["sprint"]["tool"] = "command"
+    for agent in data["agents"]:
+        agent["command"] = [sys.executable, "-m", "agent_dispatch.testing.demo_agent"]
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    plan.write_text(stream.getvalue(), encoding="utf-8")
+    env = git.no_git_env({"GIT_AUTHOR_NAME": "dispatch demo", "GIT_AUTHOR_EMAIL": "demo@localhost",
+                          "GIT_COMMITTER_NAME": "dispatch demo", "GIT_COMMITTER_EMAIL": "demo@localhost"})
+    for argv in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
+                 ["git", "commit", "-q", "-m", "bookshop: starting point"]):
+        proc.run(*argv, cwd=target, env=env)
+    # Agents commit in their worktrees: give the demo repository an identity of its own.
+    proc.run("git", "config", "user.name", "dispatch demo", cwd=target)
+    proc.run("git", "config", "user.email", "demo@localhost", cwd=target)
+    return plan
+
+
+def run_demo(*, directory: Path | None = None, keep: bool = True) -> int:
+    """Run the demo sprint end to end and print where to look; 0 when the sprint landed everything."""
+    parent = Path(tempfile.mkdtemp(prefix="dispatch-demo-")) if directory is None else directory
+    repo = parent / "bookshop"
+    plan = prepare_demo_repo(repo)
+    output.write(f"demo repository: {repo}\nplan: {plan}\n")
+    rt = open_runtime(plan, repo=repo, options=Options(yes=True, session_timeout=300, check_timeout=120))
+    import asyncio
+
+    outcome = asyncio.run(run_sprint(rt))
+    code = report_outcome(rt, outcome)
+    tests = proc.run_shell_command(rt.plan.sprint.test_command, cwd=repo)
+    log = git.git("log", "--oneline", "--first-parent", "-8", "main", cwd=repo).stdout
+    output.write(f"\nmain after the sprint (first parent):\n{log}")
+    output.write(f"tests on main: {'PASS' if tests.ok else 'FAIL'} ({rt.plan.sprint.test_command})")
+    output.write(f"look at: {repo} (git log --graph), {rt.state_dir}/logs, "
+                 f"`dispatch events --sprint sprint-01` and `dispatch status {plan}` run from {repo}")
+    if not keep:
+        shutil.rmtree(parent, ignore_errors=True)
+    return code if tests.ok else 1

@@ -1,0 +1,58 @@
+"""``dispatch run`` / ``dispatch resume``: run a sprint unattended, or continue it from its log."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from agent_dispatch import git, output
+from agent_dispatch.artifacts.context import build_context, sprint_dir_for
+from agent_dispatch.commands.common import load_checked
+from agent_dispatch.engine.runtime import Options, Runtime, dispatch_dir
+from agent_dispatch.engine.sprint import FINISHED, PAUSED, SprintOutcome, run_sprint
+from agent_dispatch.errors import FatalError
+from agent_dispatch.executors.local import LocalExecutor
+from agent_dispatch.store.log import EventLog
+
+EXIT_PAUSED = 4  # the sprint waits for an operator decision (`dispatch approve`)
+
+
+def open_runtime(plan_path: Path, *, repo: Path | None, options: Options, say=output.write) -> Runtime:
+    """Load the plan and open the sprint's event log and executor."""
+    loaded, warnings, root = load_checked(plan_path, repo)
+    if root is None:
+        raise FatalError(f"{plan_path} is not inside a git repository\nhint: run `git init` and commit first")
+    plan = loaded.plan
+    if not git.branch_exists(root, plan.sprint.base_branch):
+        raise FatalError(f"base branch {plan.sprint.base_branch!r} does not exist in {root}\n"
+                         "hint: commit your project first, or set sprint.base_branch")
+    files = git.list_tracked_files(root)
+    context = build_context(plan, root, sprint_dir=sprint_dir_for(plan_path, root, plan.sprint.id), repo_files=files)
+    git.add_info_exclude(root, "/.dispatch/")
+    state_dir = dispatch_dir(root, plan.sprint.id)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log = EventLog(state_dir / "events.db")
+    return Runtime(loaded=loaded, plan_path=Path(plan_path).resolve(), root=root, context=context, log=log,
+                   executor=LocalExecutor(), options=options, say=say)
+
+
+def run_plan(plan_path: Path, *, repo: Path | None = None, options: Options = Options(), resume: bool = False) -> int:
+    """Run (or resume) the sprint of ``plan_path``; 0 when it finished with everything landed."""
+    rt = open_runtime(plan_path, repo=repo, options=options)
+    state = rt.state()
+    if resume and not state.started:
+        raise FatalError(f"sprint {rt.plan.sprint.id} has not started\nhint: dispatch run {plan_path}")
+    if state.started and not state.finished:
+        output.write(f"resuming sprint {rt.plan.sprint.id} from its log ({rt.log.path})")
+    outcome = asyncio.run(run_sprint(rt))
+    return report_outcome(rt, outcome)
+
+
+def report_outcome(rt: Runtime, outcome: SprintOutcome) -> int:
+    output.write(outcome.message)
+    if outcome.status == PAUSED:
+        return EXIT_PAUSED
+    if outcome.status == FINISHED:
+        output.write(f"events: dispatch events --sprint {rt.plan.sprint.id}   board: dispatch status {rt.plan_path}")
+        return 0 if not outcome.failed and "partial" not in outcome.message else 1
+    return 1

@@ -1,0 +1,1 @@
+"""The sprint engine: waves, sessions, verification, retries, gates, landing, resume."""

@@ -1,0 +1,244 @@
+"""One agent's life in a wave: sessions, the tool's own checks, the retry ladder, gate 3.
+
+Every step is decided from the event log, so a resumed run picks up exactly where the last one
+stopped: a session still running is re-adopted, a session that ended is evaluated, a queued
+message is delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent_dispatch import git
+from agent_dispatch.agents.all_agents import get_adapter
+from agent_dispatch.agents.base import SessionOutcome, SessionRequest
+from agent_dispatch.artifacts.completion import read_report
+from agent_dispatch.engine import messages
+from agent_dispatch.engine.gates import SETTLED_STATES, gate3
+from agent_dispatch.engine.runtime import Runtime
+from agent_dispatch.engine.state import AgentProgress
+from agent_dispatch.engine.verify import CheckResult, run_chain_verify, run_check, verify_command
+from agent_dispatch.executors.base import SessionResult, SessionSpec
+from agent_dispatch.plan.model import Agent, Chain
+
+PRIORITY_ORDER = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
+CRASH_REASONS = {"timeout", "killed", "lost"}
+
+
+@dataclass
+class Evaluation:
+    checks: list[CheckResult]
+    failing: dict[str, list[CheckResult]]  # chain id → failed checks attributed to it
+    completed: list[str]
+    open_chains: list[Chain]
+
+
+def ordered_chains(agent: Agent) -> list[Chain]:
+    """Chains in execution order: P0 → P3, then as listed."""
+    return sorted(agent.chains, key=lambda c: PRIORITY_ORDER[c.priority])
+
+
+async def run_agent(rt: Runtime, name: str) -> str:
+    """Drive agent ``name`` until gate 3 decides; returns its final state (COMPLETE or FAILED)."""
+    while True:
+        progress = rt.state().agents[name]
+        if progress.gate3 is not None:
+            return "COMPLETE" if progress.gate3 else "FAILED"
+        if progress.open_session is not None:
+            result = await _adopt(rt, name, progress)
+            await asyncio.to_thread(_after_session, rt, name, result)
+        elif progress.attempts == 0 or progress.pending_message is not None:
+            result = await _session(rt, name, progress)
+            await asyncio.to_thread(_after_session, rt, name, result)
+        else:
+            await asyncio.to_thread(_after_session, rt, name, None)
+
+
+async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionResult:
+    agent, ctx = rt.agent(name)
+    attempt = progress.attempts + 1
+    message = progress.pending_message
+    request = SessionRequest(
+        sprint=rt.plan.sprint.id, agent=name, role=agent.role, branch=ctx.branch,
+        base_branch=rt.plan.sprint.base_branch, worktree=ctx.worktree,
+        prompt_file=rt.root / ctx.prompt, report_path=ctx.report, attempt=attempt,
+        message_file=Path(message["file"]) if message else None, command=agent.command,
+    )
+    adapter = get_adapter(ctx.tool)
+    spec = SessionSpec(
+        session_id=f"{rt.plan.sprint.id}-{name}-{attempt}", argv=tuple(adapter.argv(request)),
+        cwd=ctx.worktree, env=adapter.env(request),
+        log_path=rt.state_dir / "logs" / f"{name}-{attempt}.log", timeout_s=rt.options.session_timeout,
+    )
+    handle = rt.executor.start(spec)
+    rt.record("agent_session_started", agent=name, attempt=attempt, pid=handle.record.pid,
+              session_id=handle.record.session_id, record=handle.record.as_data(),
+              message=message["kind"] if message else None)
+    rt.say(f"{name}: session {attempt} started" + (f" ({message['kind']})" if message else ""))
+    return await _wait(rt, name, attempt, handle)
+
+
+async def _wait(rt: Runtime, name: str, attempt: int, handle, **extra) -> SessionResult:
+    try:
+        result = await rt.executor.wait_async(handle)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        # Ctrl-C: stop the whole session tree and say so in the log; resume restarts it.
+        result = rt.executor.stop(handle)
+        rt.record("agent_session_ended", agent=name, attempt=attempt, **extra, **result.as_data())
+        raise
+    rt.record("agent_session_ended", agent=name, attempt=attempt, **extra, **result.as_data())
+    return result
+
+
+async def _adopt(rt: Runtime, name: str, progress: AgentProgress) -> SessionResult:
+    handle = rt.executor.adopt(progress.open_session)
+    rt.say(f"{name}: re-adopted session {progress.attempts}")
+    return await _wait(rt, name, progress.attempts, handle, adopted=True)
+
+
+def _outcome(rt: Runtime, name: str, result: SessionResult | None) -> SessionOutcome:
+    if result is None:  # the controller died after the session ended: judge by the tool's checks
+        return SessionOutcome("ended", None)
+    tool = rt.context.agent(name).tool
+    return get_adapter(tool).outcome(result.exit_code, Path(result.log_path),
+                                     timed_out=result.reason == "timeout", killed=result.reason == "killed")
+
+
+def evaluate(rt: Runtime, agent: Agent, worktree: Path) -> Evaluation:
+    """Run build, test and every open chain's verify in the worktree; attribute failures to chains."""
+    progress = rt.state().agents[agent.name]
+    timeout = rt.options.check_timeout
+    checks = [run_check("build", "build", rt.plan.sprint.build_command, worktree, timeout=timeout)]
+    if checks[0].ok:
+        checks.append(run_check("test", "test", rt.plan.sprint.test_command, worktree, timeout=timeout))
+    open_chains = [c for c in ordered_chains(agent) if progress.chain_state.get(c.id) not in SETTLED_STATES]
+    failing: dict[str, list[CheckResult]] = {}
+    base_failures = [c for c in checks if not c.ok]
+    if base_failures and open_chains:
+        failing[open_chains[0].id] = list(base_failures)  # build/test breakage goes to the chain in progress
+    completed = []
+    for chain in open_chains:
+        verify = run_chain_verify(chain, worktree, timeout=timeout)
+        if verify is not None:
+            checks.append(verify)
+            if not verify.ok:
+                failing.setdefault(chain.id, []).append(verify)
+        claimed = progress.claimed.get(chain.id) in {"VERIFYING", "DOCUMENTING", "COMPLETE"}
+        if not base_failures and chain.id not in failing and (verify is not None or claimed):
+            completed.append(chain.id)
+    round_id = f"{progress.attempts}-{time.time_ns()}"
+    for check in checks:
+        rt.record("verification", agent=agent.name, chain=check.name if check.kind == "verify" else None,
+                  round=round_id, **check.as_data())
+    for chain_id in completed:
+        rt.record("chain_state", agent=agent.name, chain=chain_id, state="COMPLETE", source="tool")
+    still_open = [c for c in open_chains if c.id not in completed]
+    return Evaluation(checks, failing, completed, still_open)
+
+
+def _after_session(rt: Runtime, name: str, result: SessionResult | None) -> None:
+    agent, ctx = rt.agent(name)
+    outcome = _outcome(rt, name, result)
+    wip = None
+    if outcome.reason in CRASH_REASONS:
+        wip = git.commit_all(ctx.worktree, "wip: auto-save before restart")
+        if wip:
+            rt.record("wip_committed", agent=name, commit=wip)
+    evaluation = evaluate(rt, agent, ctx.worktree)
+    progress = rt.state().agents[name]
+    if progress.attempts >= rt.options.max_sessions:
+        _gate3(rt, name, evaluation)
+        return
+    if _retry(rt, name, agent, evaluation, progress):
+        return
+    values = _message_values(rt, name)
+    if outcome.reason in CRASH_REASONS and evaluation.open_chains:
+        chain = evaluation.open_chains[0]
+        log = git.git("log", "--oneline", "-5", cwd=ctx.worktree).stdout.strip()
+        done = [c.id for c in agent.chains if c.id not in {o.id for o in evaluation.open_chains}]
+        text = messages.render_message("recover.md.j2", **values, wip_commit=wip, recent_log=log, done=done,
+                                       resume_from=chain, resume_state=progress.claimed.get(chain.id, "QUEUED"))
+        _queue(rt, name, "recover", text)
+    elif outcome.reason == "limit" and evaluation.open_chains:
+        done = [c.id for c in agent.chains if c.id not in {o.id for o in evaluation.open_chains}]
+        text = messages.render_message("continue.md.j2", **values, done=done, open_chains=evaluation.open_chains)
+        _queue(rt, name, "continue", text)
+    elif _needs_nudge(rt, name, ctx.worktree, ctx.report) and progress.nudges < rt.options.max_nudges:
+        report = read_report(ctx.worktree / ctx.report)
+        text = messages.render_message("missing-report.md.j2", **values, empty=report is not None,
+                                       chain_ids=", ".join(c.id for c in agent.chains) or "none")
+        _queue(rt, name, "missing_report", text)
+    else:
+        _gate3(rt, name, evaluation)
+
+
+def _retry(rt: Runtime, name: str, agent: Agent, evaluation: Evaluation, progress: AgentProgress) -> bool:
+    """Queue the next retry tier for the first failing chain; park chains past tier 3."""
+    for chain in ordered_chains(agent):
+        failed = evaluation.failing.get(chain.id)
+        if not failed:
+            continue
+        rounds = progress.failures.get(chain.id, [])
+        tier = len(rounds) + 1
+        rt.record("chain_failed", agent=name, chain=chain.id, attempt=progress.attempts, tier=tier,
+                  failures=[c.as_data() for c in failed])
+        if tier > 3:
+            rt.record("chain_state", agent=name, chain=chain.id, state="PARKED", park_reason="retry_exhausted",
+                      source="tool")
+            rt.say(f"{name}: chain {chain.id} parked after 4 failed verifications")
+            continue
+        history = [{"attempt": r["attempt"], "failures": r["failures"]} for r in rounds]
+        history.append({"attempt": progress.attempts, "failures": [c.as_data() for c in failed]})
+        text = messages.retry_message(tier, **_message_values(rt, name), chain=chain, failures=failed,
+                                      history=history, verify_command=verify_command(chain))
+        rt.record("retry_scheduled", agent=name, chain=chain.id, tier=tier)
+        _queue(rt, name, f"retry_{tier}", text, chain=chain.id)
+        rt.say(f"{name}: chain {chain.id} failed verification, retry tier {tier}")
+        return True
+    return False
+
+
+def _needs_nudge(rt: Runtime, name: str, worktree: Path, report_path: str) -> bool:
+    report = read_report(worktree / report_path)
+    return report is None or not report.is_substantive or bool(git.uncommitted_files(worktree))
+
+
+def _message_values(rt: Runtime, name: str) -> dict:
+    _, ctx = rt.agent(name)
+    progress = rt.state().agents[name]
+    return {"attempt": progress.attempts + 1, "codename": ctx.codename, "agent": name, "sprint": rt.plan.sprint.id,
+            "branch": ctx.branch, "report_path": ctx.report, "build_command": rt.plan.sprint.build_command,
+            "test_command": rt.plan.sprint.test_command}
+
+
+def _queue(rt: Runtime, name: str, kind: str, text: str, *, chain: str | None = None) -> None:
+    attempt = rt.state().agents[name].attempts + 1
+    path = rt.state_dir / "messages" / f"{name}-{attempt}-{kind}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    rt.record("message_queued", agent=name, chain=chain, kind=kind, file=str(path), attempt=attempt)
+
+
+def _gate3(rt: Runtime, name: str, evaluation: Evaluation) -> None:
+    agent, ctx = rt.agent(name)
+    progress = rt.state().agents[name]
+    result = gate3(plan=rt.plan, agent=agent, worktree=ctx.worktree, base=rt.plan.sprint.base_branch,
+                   report_path=ctx.report, chain_states=progress.chain_state, checks=evaluation.checks)
+    report = read_report(ctx.worktree / ctx.report)
+    rt.record("report_parsed", agent=name, present=report is not None,
+              status=report.status if report else None, mismatches=result.mismatches, facts=result.facts)
+    if result.facts.get("violations"):
+        rt.record("territory_violation", agent=name, paths=result.facts["violations"])
+    gate = f"gate-3:{name}"
+    if result.ok:
+        rt.record("gate_passed", agent=name, gate=gate)
+        rt.record("agent_state", agent=name, state="COMPLETE")
+        rt.say(f"{name}: gate 3 passed")
+    else:
+        rt.record("gate_failed", agent=name, gate=gate, reasons=result.failures)
+        rt.record("agent_state", agent=name, state="FAILED", reasons=result.failures)
+        rt.say(f"{name}: gate 3 failed: " + "; ".join(result.failures))
+

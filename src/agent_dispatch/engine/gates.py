@@ -1,0 +1,116 @@
+"""Gate 3 (agent complete): the tool's own facts decide, the report is cross-checked against them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent_dispatch import git
+from agent_dispatch.artifacts.completion import CompletionReport, read_report
+from agent_dispatch.engine.verify import CheckResult
+from agent_dispatch.plan.model import Agent, Plan
+from agent_dispatch.plan.territory import TerritoryMatcher, owner_of
+
+DONE_STATES = {"COMPLETE"}
+SETTLED_STATES = {"COMPLETE", "PARKED", "SKIPPED"}
+
+
+@dataclass
+class GateResult:
+    ok: bool
+    failures: list[str] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)  # report vs git (INT-03), recorded, not blocking
+    facts: dict = field(default_factory=dict)
+
+
+def territory_violations(plan: Plan, agent: Agent, paths: Sequence[str], *, allowed: Sequence[str] = (),
+                         removed_lines: Mapping[str, int] | None = None) -> list[tuple[str, str | None]]:
+    """(path, owning agent) for each path ``agent`` may not change; ``allowed`` paths always pass.
+
+    Shared files follow their policy: ``any`` passes, ``add-only`` passes when the change removes
+    no lines, ``owner-only`` passes for the owner alone.
+    """
+    matcher = TerritoryMatcher.for_agent(agent)
+    shared = {s.path: s for s in plan.shared_files}
+    out = []
+    for path in paths:
+        if path in allowed:
+            continue
+        if path in shared:
+            policy = shared[path]
+            if policy.owner == agent.name or policy.policy == "any":
+                continue
+            if policy.policy == "add-only" and removed_lines is not None and removed_lines.get(path, 0) == 0:
+                continue
+            out.append((path, policy.owner))
+        elif not matcher.owns(path):
+            out.append((path, owner_of(plan, path)))
+    return out
+
+
+def removed_lines_by_file(root: Path, base: str, tip: str) -> dict[str, int]:
+    out = git.git("diff", "--no-ext-diff", "--numstat", f"{base}...{tip}", cwd=root).stdout
+    result = {}
+    for line in out.splitlines():
+        _, removed, path = line.split("\t", 2)
+        result[path] = int(removed) if removed.isdigit() else 0
+    return result
+
+
+def gate3(
+    *,
+    plan: Plan,
+    agent: Agent,
+    worktree: Path,
+    base: str,
+    report_path: str,
+    chain_states: Mapping[str, str],
+    checks: Sequence[CheckResult],
+) -> GateResult:
+    """Evaluate gate 3 for ``agent`` from its worktree, the chain states and the tool's last checks."""
+    result = GateResult(ok=True)
+    report = read_report(worktree / report_path)
+    if report is None or not report.is_substantive:
+        result.failures.append(f"no completion report at {report_path}" if report is None
+                               else f"completion report at {report_path} states no status, tasks or files")
+    for chain in agent.chains:
+        state = chain_states.get(chain.id, "QUEUED")
+        if chain.priority in {"P0", "P1"} and state not in SETTLED_STATES:
+            result.failures.append(f"{chain.priority} chain {chain.id} is {state}, not COMPLETE or PARKED")
+    failed = [c for c in checks if c.kind in {"build", "test"} and not c.ok]
+    if failed or not any(c.kind == "test" for c in checks):
+        result.failures += [f"{c.kind} failed: `{c.command}` exit {c.returncode}" for c in failed] or ["tests were not run"]
+    uncommitted = git.uncommitted_files(worktree)
+    if uncommitted:
+        result.failures.append(f"uncommitted changes: {', '.join(uncommitted[:5])}")
+    changed = git.changed_files(worktree, base, "HEAD")
+    paths = [p for _, p in changed]
+    violations = territory_violations(plan, agent, paths + uncommitted, allowed=[report_path],
+                                      removed_lines=removed_lines_by_file(worktree, base, "HEAD"))
+    for path, owner in violations:
+        result.failures.append(f"territory: {path} is outside {agent.name}'s territory"
+                               + (f" ({owner} owns it)" if owner else ""))
+    added, removed = git.shortstat(worktree, base, "HEAD")
+    result.facts = {"files": [{"status": s, "path": p} for s, p in changed], "lines_added": added,
+                    "lines_removed": removed, "violations": [p for p, _ in violations],
+                    "report": report is not None}
+    if report is not None:
+        result.mismatches = _mismatches(report, paths, report_path, checks)
+    result.ok = not result.failures
+    return result
+
+
+def _mismatches(report: CompletionReport, paths: Sequence[str], report_path: str, checks: Sequence[CheckResult]) -> list[str]:
+    out = []
+    actual = set(paths) - {report_path}
+    claimed = report.files_claimed - {report_path}
+    for path in sorted(actual - claimed):
+        out.append(f"report omits changed file {path}")
+    for path in sorted(claimed - actual):
+        out.append(f"report lists {path}, which the branch does not change")
+    by_kind = {c.kind: c for c in checks}
+    for kind, claim in (("build", report.build), ("test", report.tests)):
+        if claim and kind in by_kind and (claim == "PASS") != by_kind[kind].ok:
+            out.append(f"report says {kind} {claim}, the tool's run says {'PASS' if by_kind[kind].ok else 'FAIL'}")
+    return out

@@ -1,0 +1,148 @@
+"""The sprint loop: gate 1, waves of agents, gate 2 per wave, landing, finish.
+
+Each step first asks the event log whether it already happened, so ``dispatch resume`` after a
+crash (or Ctrl-C) redoes nothing that finished and loses nothing that was committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass, field
+
+from agent_dispatch.engine import landing
+from agent_dispatch.engine.agent_loop import run_agent
+from agent_dispatch.engine.runtime import Runtime
+from agent_dispatch.engine.workspaces import prepare_worktrees
+from agent_dispatch.plan.model import Wave
+from agent_dispatch.plan.roster import NON_MERGING_ROLES, base_role
+from agent_dispatch.plan.validate import effective_merge_order
+
+PAUSED = "paused"  # waiting for an operator decision
+BLOCKED = "blocked"  # a gate failed; needs `dispatch override` or a fix
+FINISHED = "finished"
+
+
+@dataclass
+class SprintOutcome:
+    status: str  # finished | paused | blocked
+    message: str = ""
+    failed: list[str] = field(default_factory=list)
+
+
+def _approve(rt: Runtime, gate: str) -> bool:
+    """True when ``gate`` may pass: approved before, or ``--yes`` (recorded now)."""
+    state = rt.state()
+    if state.approved(gate):
+        return True
+    if rt.options.yes:
+        rt.record("gate_approved", gate=gate, by="--yes")
+        return True
+    return False
+
+
+def gate1(rt: Runtime) -> SprintOutcome | None:
+    """Preflight: documents rendered and prompts lint-clean (render refuses otherwise), worktrees of
+    wave 1 ready; then the operator's go."""
+    state = rt.state()
+    if "gate-1" in state.gates_passed:
+        return None
+    from agent_dispatch.artifacts.render import render_sprint, write_rendered
+    from agent_dispatch import git
+
+    files = git.list_tracked_files(rt.root)
+    rendered = render_sprint(rt.plan, rt.root, plan_path=rt.plan_path, repo_files=files)
+    written = write_rendered(rendered)
+    rt.record("operator_decision", decision="rendered", files=len(written))
+    if not _approve(rt, "gate-1"):
+        return SprintOutcome(PAUSED, "gate 1 (preflight) passed its checks and waits for you:\n"
+                                     "  dispatch approve gate-1 && dispatch resume " + str(rt.plan_path))
+    rt.record("gate_passed", gate="gate-1")
+    return None
+
+
+async def run_wave(rt: Runtime, wave: Wave) -> SprintOutcome | None:
+    """Run one wave's agents concurrently (bounded by ``max_agents_per_wave``) and apply gate 2."""
+    state = rt.state()
+    gate = f"gate-2:wave-{wave.number}"
+    if wave.number not in state.waves_started:
+        await asyncio.to_thread(prepare_worktrees, rt, list(wave.agents))
+        rt.record("wave_started", wave=wave.number, agents=list(wave.agents))
+        rt.say(f"wave {wave.number}: started {', '.join(wave.agents)}")
+    limit = asyncio.Semaphore(rt.plan.scaling.max_agents_per_wave)
+
+    async def one(name: str) -> str:
+        async with limit:
+            return await run_agent(rt, name)
+
+    results = dict(zip(wave.agents, await asyncio.gather(*(one(n) for n in wave.agents))))
+    failed = [n for n, r in results.items() if r != "COMPLETE"]
+    state = rt.state()
+    if failed and gate not in state.overrides:
+        rt.record("gate_failed", gate=gate, failed=failed)
+        return SprintOutcome(BLOCKED, f"gate 2 of wave {wave.number} failed: {', '.join(failed)} did not pass gate 3.\n"
+                                      f"  fix and `dispatch resume`, or `dispatch override {gate} --reason \"...\"` "
+                                      "to continue without them", failed)
+    if not _approve(rt, gate):
+        return SprintOutcome(PAUSED, f"wave {wave.number} is done and waits for you:\n"
+                                     f"  dispatch approve {gate} && dispatch resume {rt.plan_path}")
+    rt.record("gate_passed", gate=gate, skipped=failed)
+    return None
+
+
+def land_agents(rt: Runtime, names: list[str]) -> landing.LandingResult | None:
+    """Land the COMPLETE agents among ``names`` in merge order; validated merges only."""
+    state = rt.state()
+    order = [n for n in effective_merge_order(rt.plan) if n in names]
+    candidates = [
+        landing.Candidate(n, rt.plan.agent(n).role, rt.context.agent(n).branch)
+        for n in order
+        if state.agents[n].gate3 and base_role(rt.plan.agent(n).role) not in NON_MERGING_ROLES
+    ]
+    if not candidates:
+        return None
+    result = landing.land(
+        rt.root, base_branch=rt.plan.sprint.base_branch, sprint=rt.plan.sprint.id, candidates=candidates,
+        build_command=rt.plan.sprint.build_command, test_command=rt.plan.sprint.test_command,
+        validation_path=rt.state_dir / "validate", timeout=rt.options.check_timeout,
+        record=lambda type_, data: rt.record(type_, agent=data.get("agent"),
+                                             **{k: v for k, v in data.items() if k != "agent"}),
+    )
+    rt.say(f"landed {', '.join(result.landed) or 'nothing'} on {rt.plan.sprint.base_branch}"
+           + (f"; not landed: {', '.join([*result.conflicts, *result.failed])}" if result.conflicts or result.failed else ""))
+    if result.note:
+        rt.say(result.note)
+    return result
+
+
+async def run_sprint(rt: Runtime) -> SprintOutcome:
+    """Run (or continue) the whole sprint from whatever the log says happened already."""
+    state = rt.state()
+    if state.finished:
+        return SprintOutcome(FINISHED, "sprint already finished")
+    if not state.started:
+        digest = hashlib.sha256(rt.plan_path.read_bytes()).hexdigest()[:16]
+        rt.record("sprint_started", plan=str(rt.plan_path), plan_sha=digest, agents=list(rt.context.dispatched),
+                  waves=[w.number for w in rt.plan.waves])
+    stop = gate1(rt)
+    if stop:
+        return stop
+    merged_waves = rt.plan.sprint.wave_base == "merged"
+    for wave in sorted(rt.plan.waves, key=lambda w: w.number):
+        if wave.number in rt.state().waves_done:
+            continue
+        stop = await run_wave(rt, wave)
+        if stop:
+            return stop
+        if merged_waves:
+            await asyncio.to_thread(land_agents, rt, list(wave.agents))
+        rt.record("wave_completed", wave=wave.number)
+    if not merged_waves:
+        await asyncio.to_thread(land_agents, rt, list(rt.context.dispatched))
+    state = rt.state()
+    failed = [n for n in rt.context.dispatched if state.agents[n].gate3 is False]
+    not_landed = [n for n in rt.context.dispatched if state.agents[n].gate3 and n not in state.landed
+                  and base_role(rt.plan.agent(n).role) not in NON_MERGING_ROLES]
+    outcome = "complete" if not failed and not not_landed else "partial"
+    rt.record("sprint_finished", outcome=outcome, failed=failed, not_landed=not_landed)
+    return SprintOutcome(FINISHED, f"sprint {rt.plan.sprint.id} finished: {outcome}", failed)

@@ -1,0 +1,81 @@
+"""The tool's own checks in an agent's worktree: build, test and each chain's ``verify`` command.
+
+Claims are never trusted: these runs decide whether a chain is done.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent_dispatch import proc
+from agent_dispatch.plan.model import Chain
+
+OUTPUT_TAIL = 4000  # characters of output kept in the log and in retry messages
+
+_BACKTICKED = re.compile(r"`([^`]+)`")
+_EXPECT_PRINT = re.compile(r"\bprints?\s+((?:'[^']+'|\"[^\"]+\")(?:\s*(?:,|and)\s*(?:'[^']+'|\"[^\"]+\"))*)", re.I)
+_COMMAND_START = re.compile(
+    r"^(python3?|pytest|make|npm|npx|pnpm|yarn|go|cargo|mvn|gradle|\./|bash|sh|node|ruby|bundle|"
+    r"mix|php|composer|ctest|curl|dotnet|uv|tox|nox)\b"
+)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    kind: str  # build | test | verify
+    name: str  # "build", "test" or the chain id
+    command: str
+    ok: bool
+    returncode: int
+    output: str  # tail of stdout + stderr
+
+    def as_data(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "command": self.command, "ok": self.ok,
+                "returncode": self.returncode, "output": self.output}
+
+
+def verify_command(chain: Chain) -> str | None:
+    """The runnable command in a chain's ``verify`` text, or None when it is prose only.
+
+    The first backticked span wins; otherwise the whole text counts when it starts like a command.
+    """
+    found = _BACKTICKED.search(chain.verify)
+    if found:
+        return found.group(1).strip()
+    text = chain.verify.strip()
+    return text if _COMMAND_START.match(text) and "\n" not in text else None
+
+
+def expected_prints(chain: Chain) -> list[str]:
+    """Strings the verify text says the command prints (``prints 'x' and 'y'``)."""
+    found = _EXPECT_PRINT.search(chain.verify)
+    if not found:
+        return []
+    return [s[1:-1] for s in re.findall(r"'[^']+'|\"[^\"]+\"", found.group(1))]
+
+
+def _tail(text: str) -> str:
+    return text if len(text) <= OUTPUT_TAIL else "…" + text[-OUTPUT_TAIL:]
+
+
+def run_check(kind: str, name: str, command: str, worktree: Path, *, timeout: float | None) -> CheckResult:
+    """Run one operator-written command in ``worktree`` and keep the tail of its output."""
+    result = proc.run_shell_command(command, cwd=worktree, timeout=timeout)
+    output = _tail((result.stdout + ("\n" if result.stdout and result.stderr else "") + result.stderr).strip())
+    return CheckResult(kind, name, command, result.ok, result.returncode, output)
+
+
+def run_chain_verify(chain: Chain, worktree: Path, *, timeout: float | None) -> CheckResult | None:
+    """Run a chain's verify command; also require every string it says the command prints."""
+    command = verify_command(chain)
+    if command is None:
+        return None
+    result = run_check("verify", chain.id, command, worktree, timeout=timeout)
+    missing = [s for s in expected_prints(chain) if s not in result.output]
+    if result.ok and missing:
+        note = "\n".join(f"expected output to contain {s!r}" for s in missing)
+        return CheckResult("verify", chain.id, command, False, result.returncode, _tail(result.output + "\n" + note))
+    return result
+

@@ -1,0 +1,276 @@
+"""Content shared by activation prompts and task docs: reading list, domain, territory, chains.
+
+Each builder returns plain data (lists, dicts, small records) for the templates to lay out, so
+the prompt and the task doc always say the same thing about the same agent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from agent_dispatch.artifacts.context import AgentContext, SprintContext
+from agent_dispatch.artifacts.paths import CONFIG_DIR, DISPATCH_FILENAME, findings_path
+from agent_dispatch.plan.model import Agent, Chain, Plan
+from agent_dispatch.plan.roster import role_info
+from agent_dispatch.plan.territory import is_claimant, parse_pattern
+from agent_dispatch.plan.validate import effective_merge_order
+from agent_dispatch.prompts.chains import chain_files, ordered_chains, task_ids
+
+CODE_STANDARDS = f"{CONFIG_DIR}/code-standards.md"
+_DOMAIN_DOCS_LIMIT = 3
+_DEFAULT_SHARED = (
+    "Dependency manifests and lockfiles (pyproject.toml, requirements*.txt, package.json, "
+    "go.mod, Cargo.toml, Makefile, lockfiles) are shared: add entries only, justify each one "
+    "in your completion report, and leave conflicts to LEAD at merge time."
+)
+
+
+@dataclass(frozen=True)
+class ContextFile:
+    path: str  # repository-relative
+    reason: str
+
+
+@dataclass(frozen=True)
+class Deny:
+    path: str
+    owner: str  # agent name
+    role: str  # as written in the plan
+
+
+@dataclass(frozen=True)
+class TerritoryView:
+    can: list[tuple[str, str | None]] = field(default_factory=list)  # (path, note)
+    deny: list[Deny] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+    shared: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+
+
+def context_files(
+    plan: Plan, ctx: SprintContext, agent: Agent, repo_files: Sequence[str]
+) -> list[ContextFile]:
+    """The numbered reading list (REQ-3.05 part 2): project context first, the task doc last."""
+    present = set(repo_files)
+    me = ctx.agent(agent.name)
+    out: list[ContextFile] = []
+    if ctx.project_context_file:
+        out.append(
+            ContextFile(
+                ctx.project_context_file, "project overview, stack and commands; read it first"
+            )
+        )
+    docs = [
+        f
+        for f in repo_files
+        if f.startswith("docs/")
+        and f.endswith(".md")
+        and not f.startswith("docs/agent-dispatch/")
+        and f != ctx.project_context_file
+    ]
+    out += [ContextFile(f, "domain reference for this project") for f in docs[:_DOMAIN_DOCS_LIMIT]]
+    for chain in ordered_chains(agent.chains):
+        for path in chain_files(chain):
+            if path in present and all(c.path != path for c in out):
+                out.append(ContextFile(path, f"source on the path of Chain {chain.id}"))
+    if me.base_role in ("LEAD", "RED TEAM"):
+        for other in ctx.dispatched_agents():
+            if other.name != agent.name and other.base_role not in ("LEAD", "RED TEAM"):
+                out.append(
+                    ContextFile(
+                        other.report,
+                        f"completion report of {other.name} ({other.role}), once it exists",
+                    )
+                )
+    out.append(
+        ContextFile(
+            f"{ctx.sprint_dir}/{DISPATCH_FILENAME}",
+            "sprint overview: territory map, waves, merge order",
+        )
+    )
+    if CODE_STANDARDS in present:
+        out.append(ContextFile(CODE_STANDARDS, "mandatory coding standards for every agent"))
+    out.append(ContextFile(me.task_doc, "your task doc; follow it exactly"))
+    return out
+
+
+def domain_line(agent: Agent, me: AgentContext) -> str:
+    """``YOUR DOMAIN:`` text: the role's area and the exact paths the agent owns."""
+    info = role_info(agent.role)
+    area = info.domain if info else f"the {agent.role} area"
+    if me.base_role == "RED TEAM":
+        return f"{area}. You own no application code; you write adversarial tests and findings."
+    if me.base_role == "LEAD":
+        owned = ", ".join(agent.territory.include)
+        return f"{area}. You own {owned} and merge everyone else's branches."
+    return f"{area}. You own {', '.join(agent.territory.include)}."
+
+
+def cross_agent_context(plan: Plan, ctx: SprintContext, agent: Agent) -> str:
+    """2–4 sentences: what the sprint does, who works before, beside and after this agent."""
+    me = ctx.agent(agent.name)
+    goal = (plan.sprint.goal or "").strip()
+    sentences = [
+        f"This sprint, {plan.sprint.theme!r}, aims at: {goal}"
+        if goal
+        else f"This sprint's theme is {plan.sprint.theme!r}."
+    ]
+    others = [a for a in ctx.dispatched_agents() if a.name != agent.name]
+    same = [_who(plan, a) for a in others if a.wave == me.wave]
+    before = [
+        _who(plan, a)
+        for a in others
+        if me.wave is not None and a.wave is not None and a.wave < me.wave
+    ]
+    after = [
+        _who(plan, a)
+        for a in others
+        if me.wave is not None and a.wave is not None and a.wave > me.wave
+    ]
+    sentences.append(
+        f"You run in wave {me.wave}" + (f" alongside {'; '.join(same)}." if same else ", alone.")
+    )
+    if before:
+        sentences.append(
+            f"Earlier waves: {'; '.join(before)}. Build on their work; do not redo it."
+        )
+    if after:
+        sentences.append(
+            f"Later waves build on yours: {'; '.join(after)}. Keep interfaces stable and "
+            "note in your report anything they must know."
+        )
+    return " ".join(sentences)
+
+
+def _who(plan: Plan, other: AgentContext) -> str:
+    titles = [c.title for c in ordered_chains(plan.agent(other.name).chains)][:2]
+    what = (
+        ", ".join(titles)
+        if titles
+        else (role_info(other.role).domain if role_info(other.role) else other.role)
+    )
+    return f"{other.name} ({other.role}: {what})"
+
+
+def territory(plan: Plan, ctx: SprintContext, agent: Agent) -> TerritoryView:
+    """CAN / DO NOT / shared-file lines for ``agent`` (REQ-1.26: every DO NOT names its owner)."""
+    me = ctx.agent(agent.name)
+    view = TerritoryView()
+    role_note = (
+        "new adversarial tests only; you own nothing" if me.base_role == "RED TEAM" else None
+    )
+    for text in agent.territory.include:
+        pattern = parse_pattern(text)
+        view.can.append(
+            (pattern.pattern, "; ".join(n for n in (pattern.note, role_note) if n) or None)
+        )
+    view.can.append((me.report, "your completion report"))
+    if me.base_role == "RED TEAM":
+        view.can.append(
+            (findings_path(ctx.sprint_id, directory=ctx.sprint_dir), "your findings report")
+        )
+    view.excluded.extend(parse_pattern(p).pattern for p in agent.territory.exclude)
+    for other in plan.agents:
+        if other.name == agent.name or not is_claimant(other):
+            continue
+        for pattern in other.territory.include:
+            deny = Deny(parse_pattern(pattern).pattern, other.name, other.role)
+            if deny not in view.deny:
+                view.deny.append(deny)
+    view.shared.extend(_shared_lines(plan, agent))
+    view.rules.extend(_role_rules(me))
+    return view
+
+
+def _shared_lines(plan: Plan, agent: Agent) -> list[str]:
+    if not plan.shared_files:
+        return [_DEFAULT_SHARED]
+    lines = []
+    for shared in plan.shared_files:
+        owner = "you" if shared.owner == agent.name else shared.owner
+        rule = {
+            "add-only": "other agents may only ADD entries, each justified in their report",
+            "owner-only": "only its owner changes it",
+            "any": "any agent may edit it; keep edits minimal and list them in your report",
+        }[shared.policy]
+        lines.append(f"SHARED FILE {shared.path} (owner: {owner}; policy {shared.policy}): {rule}.")
+    return lines
+
+
+def _role_rules(me: AgentContext) -> list[str]:
+    rules = ["A CAN line for a specific file beats a broader DO NOT line."]
+    if me.base_role == "RED TEAM":
+        rules.append(
+            "You own no application code. Add new test files only (never edit existing ones), "
+            "even inside another agent's test folders; everything else is read-only for you."
+        )
+    elif me.base_role == "LEAD":
+        rules.append(
+            "You are merge-only on application code: while merging you may resolve conflicts in "
+            "any file; outside conflict resolution you change only your own files."
+        )
+    elif me.base_role == "QA":
+        rules.append("Application code is read-only for you: create and change tests only.")
+    return rules
+
+
+def chain_views(
+    agent: Agent, me: AgentContext, *, build: str, test: str
+) -> list[dict[str, object]]:
+    """Chains in execution order as template-ready dicts, with task ids and numbered steps."""
+    ids = task_ids(me.letter, agent.chains)
+    return [_chain_view(c, ids, build=build, test=test) for c in ordered_chains(agent.chains)]
+
+
+def _chain_view(chain: Chain, ids: dict[str, str], *, build: str, test: str) -> dict[str, object]:
+    task = ids[chain.id]
+    steps = [
+        f"Read the vector end to end: {chain.vector}",
+        f"Confirm the signal: {chain.signal}",
+        f"Make the smallest correct change at the fix site: {chain.fix_site}",
+        f"Run `{build}`, then `{test}`; both must pass",
+        f"Run the chain's own check: {chain.verify}",
+        f"Commit: `fix: {task} — {chain.title}`",
+    ]
+    return {
+        "id": chain.id,
+        "task_id": task,
+        "priority": chain.priority,
+        "title": chain.title,
+        "vector": chain.vector,
+        "signal": chain.signal,
+        "fix_site": chain.fix_site,
+        "verify": chain.verify,
+        "hypothesis": chain.hypothesis,
+        "depends_on": [f"{d} ({ids[d]})" if d in ids else d for d in chain.depends_on],
+        "files": chain_files(chain),
+        "steps": steps,
+    }
+
+
+def merge_sequence(plan: Plan, ctx: SprintContext) -> list[AgentContext]:
+    """The agents that merge, in merge order (LEAD and the engine follow it)."""
+    return [
+        ctx.agent(name)
+        for name in effective_merge_order(plan)
+        if name in {a.name for a in ctx.agents}
+    ]
+
+
+def plan_strings(plan: Plan) -> list[str]:
+    """Every string written in the plan; lint ignores placeholders coming from the plan."""
+    found: list[str] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    walk(plan.model_dump())
+    return found

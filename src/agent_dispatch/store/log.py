@@ -1,0 +1,256 @@
+"""The sprint's durable event log: one SQLite database in WAL mode, append-only.
+
+This module owns the connection, the schema and every SQL string of the store. Several processes
+append at once -- the running engine, and ``dispatch chain``/``dispatch p0`` called by agents from
+their worktrees -- so every write is a ``BEGIN IMMEDIATE`` transaction (writers queue on SQLite's
+lock, waiting up to `BUSY_TIMEOUT_S`) and readers never block writers (WAL).
+
+Tables::
+
+    events     seq (AUTOINCREMENT: never reused), ts, sprint, agent, chain, type, data (JSON)
+               triggers refuse UPDATE and DELETE: the log is append-only
+    snapshots  a cache of folded projection state (name, version, seq, data); derived from
+               events, safe to drop at any time, rebuilt on demand
+
+``seq`` order is commit order: seq is assigned inside the write transaction and write
+transactions are serialized, so a follower that has seen seq N never later sees a smaller one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from agent_dispatch.errors import FatalError
+from agent_dispatch.store import projections
+from agent_dispatch.store.events import Event, NewEvent, parse_type, validate
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30.0
+SNAPSHOT_EVERY = 2000  # events folded since the last snapshot before a new one is written
+_STATUS_SNAPSHOT = "status"
+
+# Statements that bring a database from version N-1 to N (PRAGMA user_version). Each step runs
+# in one transaction, so a crash mid-way leaves the previous version intact.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "CREATE TABLE IF NOT EXISTS events ("
+        " seq INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, sprint TEXT NOT NULL,"
+        " agent TEXT, chain TEXT, type TEXT NOT NULL, data TEXT NOT NULL DEFAULT '{}')",
+        "CREATE INDEX IF NOT EXISTS events_by_type ON events (type, seq)",
+        "CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events"
+        " BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END",
+        "CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events"
+        " BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END",
+        "CREATE TABLE IF NOT EXISTS snapshots ("
+        " name TEXT PRIMARY KEY, version INTEGER NOT NULL, seq INTEGER NOT NULL,"
+        " ts REAL NOT NULL, data TEXT NOT NULL)",
+    ),
+}
+_INSERT = "INSERT INTO events (ts, sprint, agent, chain, type, data) VALUES (?, ?, ?, ?, ?, ?)"
+_SELECT = "SELECT seq, ts, sprint, agent, chain, type, data FROM events WHERE seq > ?"
+_LOAD_SNAPSHOT = "SELECT version, seq, data FROM snapshots WHERE name = ?"
+_SAVE_SNAPSHOT = (
+    "INSERT INTO snapshots (name, version, seq, ts, data) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (name) DO UPDATE SET version = excluded.version, seq = excluded.seq,"
+    " ts = excluded.ts, data = excluded.data"
+    " WHERE excluded.seq > snapshots.seq OR excluded.version != snapshots.version"
+)
+
+
+def events_path(root: Path, sprint: str) -> Path:
+    """Where a sprint's log lives: ``<main checkout>/.dispatch/<sprint>/events.db``."""
+    return root / ".dispatch" / sprint / "events.db"
+
+
+class EventLog:
+    """The append-only event log of one sprint. Safe to use from several threads and processes.
+
+    ``sprint`` defaults to the name of the directory holding the database. ``snapshot_every``
+    (0 disables) controls how often folded status is cached in the database, which is what keeps
+    `status` fast for a fresh process at any log length.
+    """
+
+    def __init__(self, path: str | Path, *, sprint: str | None = None,
+                 snapshot_every: int = SNAPSHOT_EVERY) -> None:
+        self.path = Path(path)
+        self.sprint = sprint or self.path.parent.name
+        self.snapshot_every = snapshot_every
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves. The timeout is SQLite's busy
+        # handler: a writer waits that long for another process's write transaction to finish.
+        self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                   check_same_thread=False)
+        self._lock = threading.RLock()
+        self._cache: tuple[dict[str, Any], int] | None = None  # folded state, last folded seq
+        self._snapshot_seq: int | None = None
+        self._newer_schema: int | None = None
+        self._db.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode synchronous=NORMAL fsyncs only at checkpoints: a committed event survives a
+        # crash of any process (it is in the WAL file); only a power loss or OS crash can lose the
+        # last few commits. FULL would fsync every append and cost ~10x for that case alone.
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    @classmethod
+    def for_sprint(cls, root: str | Path, sprint: str) -> EventLog:
+        """The log of ``sprint`` in the main checkout ``root``."""
+        return cls(events_path(Path(root), sprint), sprint=sprint)
+
+    def close(self) -> None:
+        """Close the connection (the WAL is checkpointed by SQLite when the last one closes)."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> EventLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")  # take the write lock now, not at first write
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        current = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if current > SCHEMA_VERSION:
+            self._newer_schema = current  # reading still works; appending is refused
+            return
+        if current == SCHEMA_VERSION:
+            return
+        with self._write() as db:
+            current = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[version]:
+                    db.execute(statement)
+                # PRAGMA takes no parameters; the value is our own integer constant.
+                db.execute(f"PRAGMA user_version = {int(version)}")
+
+    # -- append -------------------------------------------------------------------------------
+
+    def append(self, type: str, *, agent: str | None = None, chain: str | None = None,
+               data: Mapping[str, Any] | None = None, ts: float | None = None) -> int:
+        """Validate and append one event; returns its ``seq``. Raises ValueError if invalid."""
+        return self.append_many([NewEvent(type, agent, chain, data or {}, ts)])[0]
+
+    def append_many(self, events: Iterable[NewEvent]) -> list[int]:
+        """Append several events in one transaction (all or none); returns their seqs in order."""
+        rows = [self._row(event) for event in events]
+        if self._newer_schema is not None:
+            raise FatalError(f"{self.path} was written by a newer agent-dispatch (log schema "
+                             f"v{self._newer_schema}; this version knows v{SCHEMA_VERSION})\n"
+                             "hint: upgrade agent-dispatch to continue this sprint")
+        with self._write() as db:
+            seqs = [db.execute(_INSERT, row).lastrowid for row in rows]
+        self._maybe_snapshot(seqs[-1] if seqs else 0)
+        return [int(seq) for seq in seqs if seq is not None]
+
+    def _row(self, event: NewEvent) -> tuple[Any, ...]:
+        if not isinstance(event.data, Mapping):
+            raise ValueError(f"{event.type} event: data must be a mapping, not {type(event.data).__name__}")
+        known = validate(event.type, agent=event.agent, chain=event.chain, data=event.data)
+        payload = json.dumps(event.data, separators=(",", ":"), ensure_ascii=False, default=str)
+        ts = time.time() if event.ts is None else event.ts
+        return (ts, self.sprint, event.agent, event.chain, known.value, payload)
+
+    # -- read ---------------------------------------------------------------------------------
+
+    def read(self, since_seq: int = 0, *, types: Sequence[str] | None = None,
+             agent: str | None = None, limit: int | None = None) -> list[Event]:
+        """Events with ``seq > since_seq`` in seq order, optionally only some types or one agent."""
+        sql, params = _SELECT, [since_seq]
+        if types is not None:
+            sql += f" AND type IN ({', '.join('?' for _ in types)})"  # placeholders only
+            params += [str(t) for t in types]
+        if agent is not None:
+            sql += " AND agent = ?"
+            params.append(agent)
+        sql += " ORDER BY seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+        return [Event(seq, ts, sprint, agent_, chain, parse_type(type_), json.loads(data))
+                for seq, ts, sprint, agent_, chain, type_, data in rows]
+
+    def last_seq(self) -> int:
+        """The seq of the newest event (0 for an empty log)."""
+        with self._lock:
+            return int(self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+
+    def follow(self, since_seq: int = 0, *, types: Sequence[str] | None = None,
+               poll_s: float = 0.2, idle_timeout_s: float | None = None) -> Iterator[Event]:
+        """Yield events as they are appended (by any process), for ``--follow``.
+
+        Runs until the caller stops iterating, or after ``idle_timeout_s`` without new events.
+        """
+        last, idle_since = since_seq, time.monotonic()
+        while True:
+            batch = self.read(last, types=types, limit=1000)
+            if batch:
+                yield from batch
+                last, idle_since = batch[-1].seq, time.monotonic()
+                continue
+            if idle_timeout_s is not None and time.monotonic() - idle_since >= idle_timeout_s:
+                return
+            time.sleep(poll_s)
+
+    # -- status -------------------------------------------------------------------------------
+
+    def status(self) -> projections.Status:
+        """The sprint's status, folded incrementally: cached state (or snapshot) plus new events."""
+        with self._lock:
+            state, seq = self._cache if self._cache is not None else self._load_snapshot()
+            new = self.read(seq)
+            for event in new:
+                projections.apply(state, event)
+            seq = new[-1].seq if new else seq
+            self._cache = (state, seq)
+            if self.snapshot_every and seq - (self._snapshot_seq or 0) >= self.snapshot_every:
+                self._save_snapshot(state, seq)
+            return projections.to_status(state)
+
+    def _load_snapshot(self) -> tuple[dict[str, Any], int]:
+        row = self._db.execute(_LOAD_SNAPSHOT, (_STATUS_SNAPSHOT,)).fetchone()
+        if row is not None and row[0] == projections.PROJECTION_VERSION and row[1] <= self.last_seq():
+            self._snapshot_seq = row[1]
+            return json.loads(row[2]), row[1]
+        self._snapshot_seq = 0
+        return projections.new_state(), 0
+
+    def _save_snapshot(self, state: Mapping[str, Any], seq: int) -> None:
+        data = json.dumps(state, separators=(",", ":"), ensure_ascii=False)
+        try:
+            with self._write() as db:
+                db.execute(_SAVE_SNAPSHOT, (_STATUS_SNAPSHOT, projections.PROJECTION_VERSION, seq,
+                                            time.time(), data))
+        except sqlite3.OperationalError:  # read-only database or file system: status still works
+            return
+        self._snapshot_seq = seq
+
+    def _maybe_snapshot(self, seq: int) -> None:
+        """Keep the snapshot fresh from the writers' side, so a fresh ``dispatch status`` is fast."""
+        if not self.snapshot_every:
+            return
+        with self._lock:
+            if self._snapshot_seq is None:
+                row = self._db.execute(_LOAD_SNAPSHOT, (_STATUS_SNAPSHOT,)).fetchone()
+                self._snapshot_seq = row[1] if row is not None else 0
+            due = seq - self._snapshot_seq >= self.snapshot_every
+        if due:
+            self.status()

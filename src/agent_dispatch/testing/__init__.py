@@ -1,0 +1,1 @@
+"""Things for tests, the demo and users' rehearsals: scripted agents, sample repositories."""
