@@ -181,6 +181,38 @@ def override(
     _run(override_gate, gate, reason=reason, sprint=sprint)
 
 
+OptionalPlanArg = Annotated[
+    Optional[Path], typer.Argument(help="The sprint plan (default: the only sprint with a log here).", show_default=False)
+]
+
+
+@app.command()
+def status(
+    plan: OptionalPlanArg = None,
+    sprint: SprintOpt = None,
+    json: JsonOpt = False,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Keep the board updated until the sprint ends.")] = False,
+) -> None:
+    """Show the sprint board: agents, chains, waves and health, computed from the event log."""
+    from agent_dispatch.commands.status import show_status
+
+    _run(show_status, plan, sprint=sprint, as_json=json, watch=watch)
+
+
+@app.command()
+def events(
+    plan: OptionalPlanArg = None,
+    sprint: SprintOpt = None,
+    json: JsonOpt = False,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events as they arrive.")] = False,
+    since: Annotated[int, typer.Option("--since", help="Only events after this sequence number.")] = 0,
+) -> None:
+    """Print the sprint's append-only event log (every fact the tool recorded)."""
+    from agent_dispatch.commands.status import show_events
+
+    _run(show_events, plan, sprint=sprint, as_json=json, follow=follow, since=since)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -8,13 +8,15 @@ from typing import Any
 
 from rich.console import Console
 
-console = Console(highlight=False, soft_wrap=True)
+console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+if not console.is_terminal:
+    console.width = max(console.width, 140)  # tables piped to files or CI logs stay readable
 
 
 def write(text: str = "") -> None:
-    """Print plain text (no markup interpretation) to stdout."""
-    console.print(text, markup=False)
+    """Print plain text (no markup interpretation, no wrapping) to stdout."""
+    console.print(text, markup=False, soft_wrap=True)
 
 
 def write_err(text: str) -> None:
@@ -25,4 +27,10 @@ def write_err(text: str) -> None:
 def write_json(data: Any) -> None:
     """Print ``data`` as indented JSON on stdout (machine-readable output of ``--json``)."""
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def write_json_line(data: Any) -> None:
+    """Print ``data`` as one compact JSON line (streams such as ``events --follow --json``)."""
+    sys.stdout.write(json.dumps(data, separators=(",", ":"), default=str) + "\n")
     sys.stdout.flush()

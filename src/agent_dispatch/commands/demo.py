@@ -8,6 +8,7 @@ the run shows verification failing and the tier-1 retry message fixing it.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import shutil
 import sys
@@ -20,6 +21,7 @@ from agent_dispatch import git, output, proc
 from agent_dispatch.commands.run import report_outcome, open_runtime
 from agent_dispatch.engine.runtime import Options
 from agent_dispatch.engine.sprint import run_sprint
+from agent_dispatch.ui.board import live_board
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "bookshop"
 PLAN = Path("docs/agent-dispatch/sprints/sprint-01/dispatch.yaml")
@@ -60,9 +62,8 @@ def run_demo(*, directory: Path | None = None, keep: bool = True) -> int:
     plan = prepare_demo_repo(repo)
     output.write(f"demo repository: {repo}\nplan: {plan}\n")
     rt = open_runtime(plan, repo=repo, options=Options(yes=True, session_timeout=300, check_timeout=120))
-    import asyncio
-
-    outcome = asyncio.run(run_sprint(rt))
+    with live_board(rt.log, output.console):
+        outcome = asyncio.run(run_sprint(rt))
     code = report_outcome(rt, outcome)
     tests = proc.run_shell_command(rt.plan.sprint.test_command, cwd=repo)
     log = git.git("log", "--oneline", "--first-parent", "-8", "main", cwd=repo).stdout

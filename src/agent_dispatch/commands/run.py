@@ -13,6 +13,7 @@ from agent_dispatch.engine.sprint import FINISHED, PAUSED, SprintOutcome, run_sp
 from agent_dispatch.errors import FatalError
 from agent_dispatch.executors.local import LocalExecutor
 from agent_dispatch.store.log import EventLog
+from agent_dispatch.ui.board import board, live_board
 
 EXIT_PAUSED = 4  # the sprint waits for an operator decision (`dispatch approve`)
 
@@ -44,11 +45,14 @@ def run_plan(plan_path: Path, *, repo: Path | None = None, options: Options = Op
         raise FatalError(f"sprint {rt.plan.sprint.id} has not started\nhint: dispatch run {plan_path}")
     if state.started and not state.finished:
         output.write(f"resuming sprint {rt.plan.sprint.id} from its log ({rt.log.path})")
-    outcome = asyncio.run(run_sprint(rt))
+    with live_board(rt.log, output.console):
+        outcome = asyncio.run(run_sprint(rt))
     return report_outcome(rt, outcome)
 
 
 def report_outcome(rt: Runtime, outcome: SprintOutcome) -> int:
+    if not output.console.is_terminal:
+        output.console.print(board(rt.log.status()))
     output.write(outcome.message)
     if outcome.status == PAUSED:
         return EXIT_PAUSED

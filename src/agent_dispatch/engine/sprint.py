@@ -122,8 +122,11 @@ async def run_sprint(rt: Runtime) -> SprintOutcome:
         return SprintOutcome(FINISHED, "sprint already finished")
     if not state.started:
         digest = hashlib.sha256(rt.plan_path.read_bytes()).hexdigest()[:16]
-        rt.record("sprint_started", plan=str(rt.plan_path), plan_sha=digest, agents=list(rt.context.dispatched),
-                  waves=[w.number for w in rt.plan.waves])
+        rt.record("sprint_started", plan=str(rt.plan_path), plan_sha=digest,
+                  agents=[{"name": a.name, "role": a.role, "wave": rt.context.agent(a.name).wave}
+                          for a in rt.plan.agents if a.name in rt.context.dispatched],
+                  waves=[{"number": w.number, "agents": list(w.agents)} for w in rt.plan.waves],
+                  chains={a.name: [c.id for c in a.chains] for a in rt.plan.agents})
     stop = gate1(rt)
     if stop:
         return stop
