@@ -1,0 +1,181 @@
+"""End-to-end sprint engine tests with scripted `command` agents on real repositories."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from conftest import git, make_repo
+
+PLAN = Path("docs/agent-dispatch/sprints/sprint-01/dispatch.yaml")
+VERIFY_A = "`python -c 'import app.a as m; assert m.VALUE == 2, m.VALUE'`"
+
+
+def write_value(value: int) -> list[dict]:
+    return [{"chain": "chain-1", "state": "FIXING"}, {"write": "app/a.py", "content": f"VALUE = {value}\n"},
+            {"commit": f"set VALUE={value}"}, {"report": "COMPLETE"}, {"commit": "report"}]
+
+
+def sprint_repo(tmp_path: Path, scripts: dict[str, dict], *, extra: dict | None = None, wave_base: str = "merged") -> Path:
+    """A repo with agents ``alpha`` (app/a.py, wave 1) and ``beta`` (app/b.py, wave 2) and their scripts."""
+    repo = tmp_path / "proj"
+    (repo / "app").mkdir(parents=True)
+    (repo / "app" / "__init__.py").write_text("")
+    (repo / "app" / "a.py").write_text("VALUE = 0\n")
+    (repo / "app" / "b.py").write_text("NAME = 'b'\n")
+    (repo / ".gitignore").write_text("__pycache__/\n")
+    agents, waves = [], []
+    for number, (name, path) in enumerate((("alpha", "app/a.py"), ("beta", "app/b.py")), start=1):
+        script = tmp_path / f"{name}.json"
+        script.write_text(json.dumps(scripts.get(name, {"default": [{"report": "COMPLETE"}, {"commit": "report"}]})))
+        verify = VERIFY_A if name == "alpha" else "`python -c 'import app.b'`"
+        agents.append({"name": name, "role": "DATA" if name == "alpha" else "BACKEND",
+                       "territory": {"include": [path]},
+                       "command": [sys.executable, "-m", "agent_dispatch.testing.scripted_agent", str(script)],
+                       "chains": [{"id": "chain-1", "priority": "P1", "title": f"{name} work",
+                                   "vector": "app.main() → app.a.load()", "signal": "wrong value",
+                                   "fix_site": f"{path} VALUE", "verify": verify}]})
+        waves.append({"number": number, "agents": [name], **({"depends_on": [number - 1]} if number > 1 else {})})
+    plan = {"sprint": {"id": "sprint-01", "theme": "engine test", "base_branch": "main", "tool": "command",
+                       "build_command": "python -m compileall -q app", "test_command": "python -c 'import app'",
+                       "wave_base": wave_base},
+            "agents": agents, "waves": waves, "merge_order": ["alpha", "beta"], **(extra or {})}
+    (repo / PLAN).parent.mkdir(parents=True)
+    YAML().dump(plan, repo / PLAN)
+    make_repo(repo)
+    return repo
+
+
+def dispatch(repo: Path, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "agent_dispatch", *args], cwd=repo, capture_output=True, text=True,
+                            timeout=300)
+    assert "Traceback" not in result.stderr, result.stderr
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def events(repo: Path) -> list[dict]:
+    return json.loads(dispatch(repo, "events", "--json", check=True).stdout)
+
+
+def test_waves_retry_ladder_and_landing(tmp_path: Path):
+    repo = sprint_repo(tmp_path, {"alpha": {"1": write_value(0), "2": write_value(1), "3": write_value(2)}})
+    result = dispatch(repo, "run", str(repo / PLAN), "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    log = events(repo)
+    # No wave-2 agent starts before wave 1's gate 2 passed.
+    gate2 = next(e["seq"] for e in log if e["type"] == "gate_passed" and e["data"]["gate"] == "gate-2:wave-1")
+    beta_start = next(e["seq"] for e in log if e["type"] == "agent_session_started" and e["agent"] == "beta")
+    assert beta_start > gate2
+    # Failed twice, then passed: tier 1 and tier 2 messages delivered with the exact error.
+    queued = [e for e in log if e["type"] == "message_queued" and e["agent"] == "alpha"]
+    assert [e["data"]["kind"] for e in queued] == ["retry_1", "retry_2"]
+    first, second = (Path(e["data"]["file"]).read_text() for e in queued)
+    assert "RETRY 1 OF 3" in first and "AssertionError: 0" in first
+    assert "RETRY 2 OF 3" in second and "AssertionError: 0" in second and "AssertionError: 1" in second
+    sessions = [e for e in log if e["type"] == "agent_session_started" and e["agent"] == "alpha"]
+    assert [e["data"]["attempt"] for e in sessions] == [1, 2, 3]
+    # The base branch holds both agents' work, and the status agrees with the log.
+    assert git(repo, "show", "main:app/a.py") == "VALUE = 2\n"
+    status = json.loads(dispatch(repo, "status", "--json", check=True).stdout)
+    assert {n: a["state"] for n, a in status["agents"].items()} == {"alpha": "COMPLETE", "beta": "COMPLETE"}
+    assert status["chains"]["alpha/chain-1"]["state"] == "COMPLETE"
+    assert status["finished"]["outcome"] == "complete" and status["seq"] == log[-1]["seq"]
+    # Every ref update of the base branch went to a validated commit.
+    updates = [e for e in log if e["type"] == "ref_updated"]
+    assert updates and all(e["data"]["validated"] for e in updates)
+
+
+def test_chain_failing_four_times_is_parked_and_sprint_finishes(tmp_path: Path):
+    repo = sprint_repo(tmp_path, {"alpha": {"default": write_value(7)}})
+    result = dispatch(repo, "run", str(repo / PLAN), "--yes")
+    log = events(repo)
+    kinds = [e["data"]["kind"] for e in log if e["type"] == "message_queued" and e["agent"] == "alpha"]
+    assert kinds == ["retry_1", "retry_2", "retry_3"]
+    parked = [e for e in log if e["type"] == "chain_state" and e["data"].get("state") == "PARKED"]
+    assert parked and parked[0]["data"]["park_reason"] == "retry_exhausted"
+    third = next(e for e in log if e["type"] == "message_queued" and e["data"]["kind"] == "retry_3")
+    text = Path(third["data"]["file"]).read_text()
+    assert "Attempt 1" in text and "Attempt 3" in text  # every earlier error at tier 3
+    assert log[-1]["type"] == "sprint_finished"
+    assert result.returncode == 0, result.stdout  # the P1 chain is parked with a reason: gate 3 passes
+
+
+def test_territory_violation_blocks_gate3(tmp_path: Path):
+    bad = [{"write": "app/a.py", "content": "VALUE = 2\n"}, {"write": "app/b.py", "content": "NAME = 'x'\n"},
+           {"commit": "both"}, {"report": "COMPLETE"}, {"commit": "report"}]
+    repo = sprint_repo(tmp_path, {"alpha": {"default": bad}})
+    result = dispatch(repo, "run", str(repo / PLAN), "--yes")
+    assert result.returncode == 1
+    log = events(repo)
+    failed = next(e for e in log if e["type"] == "gate_failed" and e["data"]["gate"] == "gate-3:alpha")
+    assert any("app/b.py" in r and "beta owns it" in r for r in failed["data"]["reasons"])
+    assert not any(e["type"] == "agent_session_started" and e["agent"] == "beta" for e in log)
+    assert git(repo, "show", "main:app/a.py") == "VALUE = 0\n"  # nothing landed
+
+
+def test_missing_report_blocks_gate3_after_nudges(tmp_path: Path):
+    silent = [{"write": "app/a.py", "content": "VALUE = 2\n"}, {"commit": "fix"}]
+    repo = sprint_repo(tmp_path, {"alpha": {"default": silent}})
+    result = dispatch(repo, "run", str(repo / PLAN), "--yes")
+    assert result.returncode == 1
+    log = events(repo)
+    kinds = [e["data"]["kind"] for e in log if e["type"] == "message_queued"]
+    assert kinds == ["missing_report", "missing_report"]
+    text = Path(next(e for e in log if e["type"] == "message_queued")["data"]["file"]).read_text()
+    assert "COMPLETION REPORT MISSING" in text and "chain-1" in text
+    failed = next(e for e in log if e["type"] == "gate_failed" and e["data"]["gate"] == "gate-3:alpha")
+    assert any("no completion report" in r for r in failed["data"]["reasons"])
+
+
+def test_gates_wait_for_the_operator_then_resume(tmp_path: Path):
+    repo = sprint_repo(tmp_path, {"alpha": {"default": write_value(2)}})
+    first = dispatch(repo, "run", str(repo / PLAN))
+    assert first.returncode == 4 and "dispatch approve gate-1" in first.stdout
+    dispatch(repo, "approve", "gate-1", check=True)
+    second = dispatch(repo, "resume", str(repo / PLAN))
+    assert second.returncode == 4 and "gate-2:wave-1" in second.stdout
+    dispatch(repo, "approve", "gate-2", check=True)
+    dispatch(repo, "resume", str(repo / PLAN), check=True)
+    log = events(repo)
+    assert [e["data"]["by"] for e in log if e["type"] == "gate_approved"][0] != "--yes"
+    assert log[-1]["type"] == "sprint_finished"
+
+
+def test_override_of_failed_wave_is_recorded(tmp_path: Path):
+    repo = sprint_repo(tmp_path, {"alpha": {"default": [{"exit": 0}]}})
+    assert dispatch(repo, "run", str(repo / PLAN), "--yes").returncode == 1
+    dispatch(repo, "override", "gate-2:wave-1", "--reason", "alpha's chain moves to next sprint", check=True)
+    result = dispatch(repo, "resume", str(repo / PLAN), "--yes")
+    log = events(repo)
+    assert any(e["type"] == "gate_overridden" and "next sprint" in e["data"]["reason"] for e in log)
+    assert any(e["type"] == "agent_session_started" and e["agent"] == "beta" for e in log)
+    assert log[-1]["type"] == "sprint_finished" and log[-1]["data"]["outcome"] == "partial"
+    assert result.returncode == 1
+
+
+def test_chain_and_p0_from_inside_a_worktree(tmp_path: Path):
+    repo = sprint_repo(tmp_path, {"alpha": {"default": write_value(2)}})
+    dispatch(repo, "run", str(repo / PLAN), "--yes", check=True)
+    worktree = repo.parent / "proj-sprint-01-alpha"
+    env_run = subprocess.run([sys.executable, "-m", "agent_dispatch", "p0", "tokens logged in clear", "--file",
+                              "app/a.py", "--line", "1"], cwd=worktree, capture_output=True, text=True,
+                             env={**__import__("os").environ, "DISPATCH_AGENT": "alpha", "DISPATCH_SPRINT": "sprint-01"})
+    assert env_run.returncode == 0, env_run.stderr
+    p0 = [e for e in events(repo) if e["type"] == "p0_discovered"]
+    assert p0 and p0[0]["agent"] == "alpha" and p0[0]["data"]["line"] == 1
+    status = json.loads(dispatch(repo, "status", "--json", check=True).stdout)
+    assert status["health"] == "RED"  # an untriaged P0 makes the sprint RED
+
+
+@pytest.mark.parametrize("bad_state", ["DONE", "finished"])
+def test_chain_rejects_unknown_state(tmp_path: Path, bad_state: str):
+    repo = sprint_repo(tmp_path, {})
+    result = dispatch(repo, "chain", "chain-1", bad_state, "--agent", "alpha", "--sprint", "sprint-01")
+    assert result.returncode == 1 and "unknown chain state" in result.stderr
