@@ -179,3 +179,25 @@ def test_chain_rejects_unknown_state(tmp_path: Path, bad_state: str):
     repo = sprint_repo(tmp_path, {})
     result = dispatch(repo, "chain", "chain-1", bad_state, "--agent", "alpha", "--sprint", "sprint-01")
     assert result.returncode == 1 and "unknown chain state" in result.stderr
+
+
+def test_context_limit_continues_with_open_chains(tmp_path: Path):
+    partial = [{"chain": "chain-1", "state": "TRACING"}, {"exit": 75}]  # 75: context/turn limit ran out
+    repo = sprint_repo(tmp_path, {"alpha": {"1": partial, "default": write_value(2)}})
+    dispatch(repo, "run", str(repo / PLAN), "--yes", check=True)
+    queued = [e for e in events(repo) if e["type"] == "message_queued"]
+    assert [e["data"]["kind"] for e in queued] == ["continue"]
+    text = Path(queued[0]["data"]["file"]).read_text()
+    assert "CONTINUING" in text and "Chain chain-1 [P1]" in text
+
+
+def test_wave_base_main_lands_at_the_end(tmp_path: Path):
+    repo = sprint_repo(tmp_path, {"alpha": {"default": write_value(2)}}, wave_base="main")
+    dispatch(repo, "run", str(repo / PLAN), "--yes", check=True)
+    log = events(repo)
+    merges = [e["seq"] for e in log if e["type"] == "merge_step"]
+    beta_start = next(e["seq"] for e in log if e["type"] == "agent_session_started" and e["agent"] == "beta")
+    assert min(merges) > beta_start  # nothing landed between the waves
+    # beta branched from the original base, not from alpha's landed work
+    assert git(repo, "show", "sprint-01/beta:app/a.py") == "VALUE = 0\n"
+    assert git(repo, "show", "main:app/a.py") == "VALUE = 2\n"

@@ -152,20 +152,20 @@ def _after_session(rt: Runtime, name: str, result: SessionResult | None) -> None
     if progress.attempts >= rt.options.max_sessions:
         _gate3(rt, name, evaluation)
         return
-    if _retry(rt, name, agent, evaluation, progress):
-        return
     values = _message_values(rt, name)
+    done = [c.id for c in agent.chains if c.id not in {o.id for o in evaluation.open_chains}]
+    # A session that died or ran out of context did not finish: continue it before judging failures.
     if outcome.reason in CRASH_REASONS and evaluation.open_chains:
         chain = evaluation.open_chains[0]
         log = git.git("log", "--oneline", "-5", cwd=ctx.worktree).stdout.strip()
-        done = [c.id for c in agent.chains if c.id not in {o.id for o in evaluation.open_chains}]
         text = messages.render_message("recover.md.j2", **values, wip_commit=wip, recent_log=log, done=done,
                                        resume_from=chain, resume_state=progress.claimed.get(chain.id, "QUEUED"))
         _queue(rt, name, "recover", text)
     elif outcome.reason == "limit" and evaluation.open_chains:
-        done = [c.id for c in agent.chains if c.id not in {o.id for o in evaluation.open_chains}]
         text = messages.render_message("continue.md.j2", **values, done=done, open_chains=evaluation.open_chains)
         _queue(rt, name, "continue", text)
+    elif _retry(rt, name, agent, evaluation, progress):
+        return
     elif _needs_nudge(rt, name, ctx.worktree, ctx.report) and progress.nudges < rt.options.max_nudges:
         report = read_report(ctx.worktree / ctx.report)
         text = messages.render_message("missing-report.md.j2", **values, empty=report is not None,
