@@ -169,6 +169,8 @@ def _after_session(rt: Runtime, name: str, result: SessionResult | None) -> None
     elif _needs_nudge(rt, name, ctx.worktree, ctx.report) and progress.nudges < rt.options.max_nudges:
         report = read_report(ctx.worktree / ctx.report)
         text = messages.render_message("missing-report.md.j2", **values, empty=report is not None,
+                                       report_ok=report is not None and report.is_substantive,
+                                       uncommitted=git.uncommitted_files(ctx.worktree),
                                        chain_ids=", ".join(c.id for c in agent.chains) or "none")
         _queue(rt, name, "missing_report", text)
     else:
