@@ -132,15 +132,43 @@ def commit_all(worktree: str | Path, message: str) -> str | None:
     return rev_parse(worktree, "HEAD")
 
 
-def merge_tree(root: str | Path, ours: str, theirs: str) -> tuple[str | None, list[str]]:
-    """Merge two commits without a worktree: (tree id, []) when clean, (None, conflicted paths)."""
+def merge_tree(root: str | Path, ours: str, theirs: str) -> tuple[str, list[str]]:
+    """Merge two commits without a worktree: (tree id, conflicted paths).
+
+    With conflicts the tree holds the conflicted files with conflict markers; callers either
+    resolve them (see :func:`replace_in_tree`) or drop the merge.
+    """
     result = git("merge-tree", "--write-tree", "--name-only", "--no-messages", ours, theirs, cwd=root, check=False)
     lines = result.stdout.splitlines()
-    if result.returncode == 0 and lines:
-        return lines[0].strip(), []
-    if result.returncode == 1:
-        return None, sorted({ln for ln in lines[1:] if ln.strip()})
+    if result.returncode in (0, 1) and lines:
+        return lines[0].strip(), sorted({ln for ln in lines[1:] if ln.strip()})
     raise GitError(f"git merge-tree {ours} {theirs} failed: {result.stderr.strip()}")
+
+
+def merge_base(root: str | Path, a: str, b: str) -> str | None:
+    """The best common ancestor of ``a`` and ``b`` (None when they share no history)."""
+    result = git("merge-base", a, b, cwd=root, check=False)
+    return result.stdout.strip() or None if result.ok else None
+
+
+def hash_blob(root: str | Path, content: str) -> str:
+    """Store ``content`` as a blob and return its id."""
+    return git("hash-object", "-w", "--stdin", cwd=root, input=content).stdout.strip()
+
+
+def replace_in_tree(root: str | Path, tree: str, blobs: dict[str, str]) -> str:
+    """A new tree: ``tree`` with each path's content replaced by the given blob id."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = no_git_env({"GIT_INDEX_FILE": str(Path(tmp) / "index")})
+        steps = [["read-tree", tree]] + [["update-index", "--add", "--cacheinfo", f"100644,{blob},{path}"]
+                                          for path, blob in blobs.items()]
+        for args in steps:
+            result = proc.run("git", *args, cwd=root, env=env, check=False)
+            if not result.ok:
+                raise GitError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
+        return proc.run("git", "write-tree", cwd=root, env=env).stdout.strip()
 
 
 def commit_tree(root: str | Path, tree: str, parents: list[str], message: str) -> str:

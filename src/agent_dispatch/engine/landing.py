@@ -81,7 +81,7 @@ def land(
                                   "already_landed": True})
             continue
         tree, conflicts = git.merge_tree(root, result.validated, tip)
-        if tree is None:
+        if conflicts:
             result.conflicts[candidate.agent] = conflicts
             record("merge_step", {"agent": candidate.agent, "branch": candidate.branch, "ok": False,
                                   "conflicts": conflicts})

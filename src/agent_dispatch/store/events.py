@@ -44,6 +44,7 @@ class EventType(enum.StrEnum):
     MESSAGE_QUEUED = "message_queued"  # a follow-up message waits for the agent's next session
     CHAIN_FAILED = "chain_failed"  # the tool's verification of a chain failed (one retry-ladder rung)
     WIP_COMMITTED = "wip_committed"  # the tool saved a dead session's uncommitted work
+    MERGE_VALIDATION = "merge_validation"  # build + test of one merge result in the train
 
 
 class AgentState(enum.StrEnum):
@@ -127,6 +128,7 @@ REQUIRED: dict[EventType, tuple[str, ...]] = {
     EventType.MESSAGE_QUEUED: ("kind", "file"),
     EventType.CHAIN_FAILED: ("tier",),
     EventType.WIP_COMMITTED: ("commit",),
+    EventType.MERGE_VALIDATION: ("commit", "ok"),
 }
 
 # Types that describe one agent (or one of its chains) must name it.
