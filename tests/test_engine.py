@@ -21,7 +21,9 @@ def write_value(value: int) -> list[dict]:
             {"commit": f"set VALUE={value}"}, {"report": "COMPLETE"}, {"commit": "report"}]
 
 
-def sprint_repo(tmp_path: Path, scripts: dict[str, dict], *, extra: dict | None = None, wave_base: str = "merged") -> Path:
+def sprint_repo(tmp_path: Path, scripts: dict[str, dict], *, extra: dict | None = None, wave_base: str = "merged",
+                same_wave: bool = False, test_command: str = "python -c 'import app'",
+                files: dict[str, str] | None = None) -> Path:
     """A repo with agents ``alpha`` (app/a.py, wave 1) and ``beta`` (app/b.py, wave 2) and their scripts."""
     repo = tmp_path / "proj"
     (repo / "app").mkdir(parents=True)
@@ -29,6 +31,8 @@ def sprint_repo(tmp_path: Path, scripts: dict[str, dict], *, extra: dict | None 
     (repo / "app" / "a.py").write_text("VALUE = 0\n")
     (repo / "app" / "b.py").write_text("NAME = 'b'\n")
     (repo / ".gitignore").write_text("__pycache__/\n")
+    for path, content in (files or {}).items():
+        (repo / path).write_text(content)
     agents, waves = [], []
     for number, (name, path) in enumerate((("alpha", "app/a.py"), ("beta", "app/b.py")), start=1):
         script = tmp_path / f"{name}.json"
@@ -40,9 +44,12 @@ def sprint_repo(tmp_path: Path, scripts: dict[str, dict], *, extra: dict | None 
                        "chains": [{"id": "chain-1", "priority": "P1", "title": f"{name} work",
                                    "vector": "app.main() → app.a.load()", "signal": "wrong value",
                                    "fix_site": f"{path} VALUE", "verify": verify}]})
-        waves.append({"number": number, "agents": [name], **({"depends_on": [number - 1]} if number > 1 else {})})
+        if same_wave and waves:
+            waves[0]["agents"].append(name)
+        else:
+            waves.append({"number": number, "agents": [name], **({"depends_on": [number - 1]} if number > 1 else {})})
     plan = {"sprint": {"id": "sprint-01", "theme": "engine test", "base_branch": "main", "tool": "command",
-                       "build_command": "python -m compileall -q app", "test_command": "python -c 'import app'",
+                       "build_command": "python -m compileall -q app", "test_command": test_command,
                        "wave_base": wave_base},
             "agents": agents, "waves": waves, "merge_order": ["alpha", "beta"], **(extra or {})}
     (repo / PLAN).parent.mkdir(parents=True)

@@ -90,29 +90,59 @@ async def run_wave(rt: Runtime, wave: Wave) -> SprintOutcome | None:
     return None
 
 
-def land_agents(rt: Runtime, names: list[str]) -> landing.LandingResult | None:
-    """Land the COMPLETE agents among ``names`` in merge order; validated merges only."""
+def land_agents(rt: Runtime, names: list[str]) -> list[str]:
+    """Land the COMPLETE, not yet landed agents among ``names`` in merge order through the merge
+    train; returns the agents whose branch went back to them (culprits and conflicts)."""
     state = rt.state()
     order = [n for n in effective_merge_order(rt.plan) if n in names]
     candidates = [
         landing.Candidate(n, rt.plan.agent(n).role, rt.context.agent(n).branch)
         for n in order
-        if state.agents[n].gate3 and base_role(rt.plan.agent(n).role) not in NON_MERGING_ROLES
+        if state.agents[n].gate3 and n not in state.landed
+        and base_role(rt.plan.agent(n).role) not in NON_MERGING_ROLES
     ]
     if not candidates:
-        return None
+        return []
+    sprint = rt.plan.sprint
     result = landing.land(
-        rt.root, base_branch=rt.plan.sprint.base_branch, sprint=rt.plan.sprint.id, candidates=candidates,
-        build_command=rt.plan.sprint.build_command, test_command=rt.plan.sprint.test_command,
-        validation_path=rt.state_dir / "validate", timeout=rt.options.check_timeout,
+        rt.root, base_branch=sprint.base_branch, sprint=sprint.id, candidates=candidates,
+        build_command=sprint.build_command, test_command=sprint.test_command,
+        validation_dir=rt.state_dir / "validate", mode=sprint.merge_mode, slots=sprint.merge_slots,
+        timeout=rt.options.check_timeout,
         record=lambda type_, data: rt.record(type_, agent=data.get("agent"),
                                              **{k: v for k, v in data.items() if k != "agent"}),
     )
-    rt.say(f"landed {', '.join(result.landed) or 'nothing'} on {rt.plan.sprint.base_branch}"
-           + (f"; not landed: {', '.join([*result.conflicts, *result.failed])}" if result.conflicts or result.failed else ""))
-    if result.note:
-        rt.say(result.note)
-    return result
+    landed = [link.candidate.agent for link in result.accepted]
+    rt.say(f"merge train ({sprint.merge_mode}): landed {', '.join(landed) or 'nothing'} on {sprint.base_branch} "
+           f"after {result.runs} validation run(s)")
+    returned = []
+    for agent, validation in result.culprits.items():
+        if _return(rt, agent, "merge-failed.md.j2", failures=[c for c in validation.checks if not c.ok],
+                   landed=landed):
+            returned.append(agent)
+    for agent, files in result.conflicts.items():
+        if _return(rt, agent, "merge-conflict.md.j2", files=files):
+            returned.append(agent)
+    return returned
+
+
+def _return(rt: Runtime, agent: str, template: str, **values) -> bool:
+    """Send a branch that failed to land back to its agent (R-05 / INT-13), while returns remain."""
+    progress = rt.state().agents[agent]
+    kind = "merge_failed" if template.startswith("merge-failed") else "merge_conflict"
+    if progress.returns >= rt.plan.sprint.max_returns:
+        rt.record("agent_state", agent=agent, state="FAILED", reason=f"not landed ({kind.replace('_', ' ')})")
+        rt.say(f"{agent}: not landed ({kind.replace('_', ' ')}), no returns left")
+        return False
+    from agent_dispatch.engine.agent_loop import _message_values, _queue
+    from agent_dispatch.engine import messages
+
+    rt.record("agent_returned", agent=agent, kind=kind)
+    text = messages.render_message(template, **_message_values(rt, agent),
+                                   base_branch=rt.plan.sprint.base_branch, **values)
+    _queue(rt, agent, kind, text)
+    rt.say(f"{agent}: branch returned to the agent ({kind.replace('_', ' ')})")
+    return True
 
 
 async def run_sprint(rt: Runtime) -> SprintOutcome:
@@ -134,14 +164,17 @@ async def run_sprint(rt: Runtime) -> SprintOutcome:
     for wave in sorted(rt.plan.waves, key=lambda w: w.number):
         if wave.number in rt.state().waves_done:
             continue
-        stop = await run_wave(rt, wave)
-        if stop:
-            return stop
-        if merged_waves:
-            await asyncio.to_thread(land_agents, rt, list(wave.agents))
+        while True:  # returned branches re-run their agent, then try to land again
+            stop = await run_wave(rt, wave)
+            if stop:
+                return stop
+            if not merged_waves or not await asyncio.to_thread(land_agents, rt, list(wave.agents)):
+                break
         rt.record("wave_completed", wave=wave.number)
     if not merged_waves:
-        await asyncio.to_thread(land_agents, rt, list(rt.context.dispatched))
+        everyone = list(rt.context.dispatched)
+        while returned := await asyncio.to_thread(land_agents, rt, everyone):
+            await asyncio.gather(*(run_agent(rt, name) for name in returned))
     state = rt.state()
     failed = [n for n in rt.context.dispatched if state.agents[n].gate3 is False]
     not_landed = [n for n in rt.context.dispatched if state.agents[n].gate3 and n not in state.landed

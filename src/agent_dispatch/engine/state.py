@@ -23,6 +23,7 @@ class AgentProgress:
     failures: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))  # chain → failure rounds
     nudges: int = 0
     gate3: bool | None = None
+    returns: int = 0  # times its branch came back from the merge train
     last_checks: list[dict] = field(default_factory=list)
 
 
@@ -115,8 +116,14 @@ def _wave(s: EngineState, e) -> None:
 
 
 def _merge_step(s: EngineState, e) -> None:
-    if e.data.get("ok") and e.data.get("landed", True):
+    if e.data.get("ok"):
         s.landed.add(e.agent)
+
+
+def _returned(s: EngineState, e) -> None:
+    a = s.agents[e.agent]
+    a.gate3, a.returns, a.state = None, a.returns + 1, "ACTIVE"
+    s.landed.discard(e.agent)
 
 
 def _sprint(s: EngineState, e) -> None:
@@ -141,6 +148,7 @@ _HANDLERS = {
     "wave_started": _wave,
     "wave_completed": _wave,
     "merge_step": _merge_step,
+    "agent_returned": _returned,
     "sprint_started": _sprint,
     "sprint_finished": _sprint,
 }

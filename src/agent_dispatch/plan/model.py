@@ -73,6 +73,9 @@ class Sprint(_Record):
     tone: Tone = "professional"
     wave_base: WaveBase = "merged"
     project_context_file: str | None = None
+    merge_mode: Literal["batch", "strict", "serial"] = "batch"  # how the merge train validates
+    merge_slots: Annotated[int, Field(ge=1, le=16)] = 1  # parallel validation worktrees
+    max_returns: Annotated[int, Field(ge=0, le=5)] = 1  # times a branch that failed to land goes back to its agent
 
 
 class Chain(_Record):

@@ -45,6 +45,7 @@ class EventType(enum.StrEnum):
     CHAIN_FAILED = "chain_failed"  # the tool's verification of a chain failed (one retry-ladder rung)
     WIP_COMMITTED = "wip_committed"  # the tool saved a dead session's uncommitted work
     MERGE_VALIDATION = "merge_validation"  # build + test of one merge result in the train
+    AGENT_RETURNED = "agent_returned"  # a branch that failed to land goes back to its agent
 
 
 class AgentState(enum.StrEnum):
@@ -129,6 +130,7 @@ REQUIRED: dict[EventType, tuple[str, ...]] = {
     EventType.CHAIN_FAILED: ("tier",),
     EventType.WIP_COMMITTED: ("commit",),
     EventType.MERGE_VALIDATION: ("commit", "ok"),
+    EventType.AGENT_RETURNED: ("kind",),
 }
 
 # Types that describe one agent (or one of its chains) must name it.
