@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from agent_dispatch.engine import landing
 from agent_dispatch.engine.agent_loop import run_agent
+from agent_dispatch.engine.finish import finish
 from agent_dispatch.engine.runtime import Runtime
 from agent_dispatch.engine.workspaces import prepare_worktrees
 from agent_dispatch.plan.model import Wave
@@ -180,5 +181,6 @@ async def run_sprint(rt: Runtime) -> SprintOutcome:
     not_landed = [n for n in rt.context.dispatched if state.agents[n].gate3 and n not in state.landed
                   and base_role(rt.plan.agent(n).role) not in NON_MERGING_ROLES]
     outcome = "complete" if not failed and not not_landed else "partial"
-    rt.record("sprint_finished", outcome=outcome, failed=failed, not_landed=not_landed)
+    decision = await asyncio.to_thread(finish, rt)
+    rt.record("sprint_finished", outcome=outcome, failed=failed, not_landed=not_landed, decision=decision)
     return SprintOutcome(FINISHED, f"sprint {rt.plan.sprint.id} finished: {outcome}", failed)

@@ -76,6 +76,7 @@ class Sprint(_Record):
     merge_mode: Literal["batch", "strict", "serial"] = "batch"  # how the merge train validates
     merge_slots: Annotated[int, Field(ge=1, le=16)] = 1  # parallel validation worktrees
     max_returns: Annotated[int, Field(ge=0, le=5)] = 1  # times a branch that failed to land goes back to its agent
+    tag_on_ship: bool = False  # tag the base `<sprint>-complete` when the sprint ships
 
 
 class Chain(_Record):

@@ -1,0 +1,57 @@
+"""End of the sprint: final verification of the base branch, success criteria, ship decision,
+SPRINT-SUMMARY.md and the optional tag."""
+
+from __future__ import annotations
+
+from agent_dispatch import git
+from agent_dispatch.artifacts.summary import render_summary, ship_decision, write_summary
+from agent_dispatch.engine.runtime import Runtime
+from agent_dispatch.engine.verify import _BACKTICKED, run_check
+from agent_dispatch.merge.validation import ValidationPool
+
+
+def _merge_log(rt: Runtime) -> list[dict]:
+    log = []
+    for event in rt.log.read(types=["merge_step"]):
+        data = event.data
+        if data.get("already_landed"):
+            continue
+        if data.get("ok"):
+            detail = "validated" + (f", {', '.join(data['resolved'])} resolved additively" if data.get("resolved") else "")
+        elif data.get("conflicts"):
+            detail = f"conflict in {', '.join(data['conflicts'])}: returned to the agent"
+        else:
+            detail = "build/test failed once merged: returned to the agent"
+        log.append({"agent": event.agent, "ok": bool(data.get("ok")), "detail": detail})
+    return log
+
+
+def finish(rt: Runtime, *, open_critical: int = 0, accepted: list[dict] | None = None) -> str:
+    """Verify the final base, write SPRINT-SUMMARY.md, tag when shipped; returns the decision."""
+    sprint = rt.plan.sprint
+    base = git.rev_parse(rt.root, f"refs/heads/{sprint.base_branch}")
+    pool = ValidationPool(rt.root, rt.state_dir / "validate", build=sprint.build_command, test=sprint.test_command,
+                          timeout=rt.options.check_timeout)
+    final = pool.validate([base])[0]
+    for check in final.checks:
+        rt.record("verification", agent=None, round="final", **check.as_data())
+    criteria = {}
+    for criterion in sprint.success_criteria:
+        command = _BACKTICKED.search(criterion.text)
+        if command:
+            check = run_check("verify", "criterion", command.group(1), pool.paths[0], timeout=rt.options.check_timeout)
+            criteria[criterion.text] = f"{'PASS' if check.ok else 'FAIL'} (exit {check.returncode} on {base[:12]})"
+    status = rt.log.status()
+    state = rt.state()
+    decision = ship_decision(rt.plan, status, landed=state.landed, base_ok=final.ok, open_critical=open_critical)
+    facts = {e.agent: e.data.get("facts", {}) for e in rt.log.read(types=["report_parsed"]) if e.agent}
+    text = render_summary(rt.plan, status, decision=decision, merge_log=_merge_log(rt), facts=facts,
+                          accepted=accepted or [], overrides=state.overrides, base_commit=base, criteria=criteria)
+    path = write_summary(rt.root / rt.context.sprint_dir, text)
+    rt.say(f"ship decision: {decision.decision} — {path}")
+    if decision.decision == "SHIPPED" and sprint.tag_on_ship:
+        tag = f"{sprint.id}-complete"
+        if git.try_rev_parse(rt.root, f"refs/tags/{tag}") is None:
+            git.git("tag", "-a", tag, "-m", f"{sprint.id}: {sprint.theme}", base, cwd=rt.root)
+            rt.say(f"tagged {base[:12]} as {tag}")
+    return decision.decision
