@@ -228,7 +228,7 @@ def health(tmp_path: Path):
     return run
 
 
-def test_health_rules() -> None:
+def test_health_rules(health) -> None:
     assert health() == ("GREEN", ())
     blocked = ("agent_state", "backend", {"state": "BLOCKED", "reason": "needs DATA chain 1"})
     assert health(blocked) == ("YELLOW", ("agent backend BLOCKED",))
