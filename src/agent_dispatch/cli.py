@@ -52,6 +52,22 @@ def _main(
 
 
 @app.command()
+def init(
+    repo: RepoOpt = None,
+    sprint: Annotated[str, typer.Option("--sprint", help="Sprint id of the plan to write.")] = "sprint-01",
+    theme: Annotated[Optional[str], typer.Option("--theme", help="One-line sprint theme.")] = None,
+    goal: Annotated[Optional[str], typer.Option("--goal", help="The sprint goal, in your words.")] = None,
+    tool: Annotated[str, typer.Option("--tool", help="Default agent tool (claude, codex, aider, ..., command).")] = "claude",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing plan.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Detect the stack and commands, propose territories, write a starter plan that validates."""
+    from agent_dispatch.commands.init import init_project
+
+    _run(init_project, repo, sprint=sprint, theme=theme, goal=goal, tool=tool, force=force, as_json=json)
+
+
+@app.command()
 def validate(plan: PlanArg, repo: RepoOpt = None, json: JsonOpt = False) -> None:
     """Check a sprint plan: schema, waves, merge order, territory overlap, trace quality.
 
