@@ -117,7 +117,7 @@ def test_branches_that_break_only_together_return_the_later_one(tmp_path: Path):
     assert [e["agent"] for e in returned] == ["beta"]
     message = next(e for e in log if e["type"] == "message_queued" and e["data"]["kind"] == "merge_failed")
     assert "b needs VALUE != 2" in Path(message["data"]["file"]).read_text()
-    assert git(repo, "show", "main:app/a.py") == "VALUE = 2\n"  # the earlier one landed
+    assert git(repo, "show", "main:app/a.py").startswith("VALUE = 2\n")  # the earlier one landed
     assert "assert VALUE" not in git(repo, "show", "main:app/b.py")
     assert log[-1]["data"]["outcome"] == "partial"
     # Every move of the base branch went to a validated tree.
