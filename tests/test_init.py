@@ -1,4 +1,4 @@
-"""`dispatch init`: stack detection, territory proposal, a starter plan that validates."""
+"""`dispatch init`: territory proposal, scan-seeded chains, and a written plan that validates."""
 
 from __future__ import annotations
 
@@ -8,88 +8,214 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pathspec
 import pytest
 
+from agent_dispatch import git as agit
+from agent_dispatch.commands.init import init_project
+from agent_dispatch.errors import FatalError
 from agent_dispatch.plan.loader import load_plan
-from agent_dispatch.plan.starter import detect_stack
+from agent_dispatch.plan.propose import FileIndex
+from agent_dispatch.plan.territory import TerritoryMatcher, owners_by_file
 from agent_dispatch.plan.validate import errors_only, validate
-from conftest import EXAMPLE, git, make_repo
+from conftest import EXAMPLE, make_repo
 
-STACKS = {
-    "go": ({"go.mod": "module x\n", "main.go": "package main\n"}, "go build ./...", "go test -race ./..."),
-    "rust": ({"Cargo.toml": "[package]\n", "src/main.rs": "fn main(){}\n"}, "cargo build", "cargo test"),
-    "node": ({"package.json": json.dumps({"scripts": {"build": "tsc", "test": "vitest"}}), "yarn.lock": ""},
-             "yarn run build", "yarn test"),
-    "pytest": ({"pyproject.toml": "[tool.pytest.ini_options]\n", "app/__init__.py": "", "tests/test_a.py": ""},
-               "python -m compileall -q app", "python -m pytest -q"),
-    "unittest": ({"setup.py": "", "lib/__init__.py": "", "tests/test_a.py": ""},
-                 "python -m compileall -q lib", "python -m unittest discover -s tests -q"),
-    "make": ({"Makefile": "build:\n\ttrue\n"}, "make build", "make test"),
-}
+PLAN = Path("docs/agent-dispatch/sprints/sprint-01/dispatch.yaml")
 
 
-@pytest.mark.parametrize("name", list(STACKS))
-def test_detect_stack(tmp_path: Path, name: str):
-    files, build, test = STACKS[name]
-    for path, content in files.items():
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / path).write_text(content)
-    stack = detect_stack(tmp_path, list(files))
-    assert (stack.build, stack.test) == (build, test)
+def commit_all(repo: Path, message: str = "initial") -> None:
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], cwd=repo,
+                   check=True)
 
 
 @pytest.fixture
-def bare_example(tmp_path: Path) -> Path:
+def bookshop(tmp_path: Path) -> Path:
+    """A committed copy of the bookshop example without its hand-written sprint plans."""
     repo = tmp_path / "shop"
-    shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns("__pycache__", "agent-dispatch"))
-    return make_repo(repo)
+    shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.rmtree(repo / "docs" / "agent-dispatch" / "sprints")
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    commit_all(repo)
+    return repo
 
 
-def run_init(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "agent_dispatch", "init", *args], cwd=repo, capture_output=True,
+def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "agent_dispatch", *args], cwd=cwd, capture_output=True,
                           text=True)
 
 
-def test_init_writes_a_plan_that_validates(bare_example: Path):
-    result = run_init(bare_example, "--json", "--goal", "fix stock handling")
+def check_plan(repo: Path):
+    """The written plan, after asserting it validates with zero errors and one owner per file."""
+    loaded = load_plan(repo / PLAN)
+    files = agit.list_tracked_files(repo)
+    assert errors_only(validate(loaded, files)) == []
+    assert all(len(owners) <= 1 for owners in owners_by_file(loaded.plan, files).values())
+    return loaded.plan
+
+
+def owner(plan, path: str) -> str | None:
+    names = owners_by_file(plan, [path])[path]
+    return names[0] if names else None
+
+
+def test_cli_init_on_the_bookshop_writes_a_plan_that_validates(bookshop: Path):
+    result = run_cli(bookshop, "init", "--json", "--goal", "Selling more copies than stocked must fail")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    plan_path = bare_example / "docs/agent-dispatch/sprints/sprint-01/dispatch.yaml"
-    assert summary["plan"] == str(plan_path)
-    loaded = load_plan(plan_path)
-    assert errors_only(validate(loaded, git(bare_example, "ls-files").split())) == []
-    roles = {a.name: a for a in loaded.plan.agents}
-    assert {"data", "backend", "frontend", "qa", "lead"} <= set(roles)
-    assert "**/store.py" in roles["data"].territory.include
-    assert "**/api.py" in roles["backend"].territory.include
-    assert "bookshop/pricing.py" in summary["unassigned"]
-    assert loaded.plan.sprint.goal == "fix stock handling"
-    assert loaded.plan.sprint.test_command == "python -m unittest discover -s tests -q"
-    # coding agents get a chain naming a real file; LEAD gets none
-    assert all(a.chains for a in loaded.plan.agents if a.role != "LEAD")
-    assert (bare_example / roles["data"].chains[0].fix_site).exists()
-    render = subprocess.run([sys.executable, "-m", "agent_dispatch", "render", str(plan_path)], cwd=bare_example,
-                            capture_output=True, text=True)
-    assert render.returncode == 0, render.stderr
+    assert summary["plan"] == str(bookshop / PLAN) and summary["valid"] is True
+    plan = check_plan(bookshop)
+
+    # layers of the flat package are assigned by module name
+    expected = {"bookshop/models.py": "data", "bookshop/store.py": "data", "bookshop/api.py": "backend",
+                "bookshop/pricing.py": "services", "bookshop/cli.py": "frontend",
+                "tests/test_store.py": "qa", "tests/checks.py": "qa", "README.md": "lead",
+                "docs/architecture.md": "lead"}
+    assert {path: owner(plan, path) for path in expected} == expected
+    assert summary["unassigned"] == [".gitignore", "bookshop/__init__.py"]
+    assert all(owner(plan, path) is None for path in summary["unassigned"])
+
+    sprint = plan.sprint
+    assert (sprint.id, sprint.base_branch, sprint.tool) == ("sprint-01", "main", "claude")
+    assert sprint.goal == "Selling more copies than stocked must fail"
+    assert sprint.test_command == "python -m unittest discover -s tests -q"
+    assert sprint.build_command == "python -m compileall -q bookshop tests"
+    assert [(w.number, w.agents, w.depends_on) for w in plan.waves] == [
+        (1, ("data", "qa"), ()), (2, ("backend", "services"), (1,)), (3, ("frontend",), (2,)),
+        (5, ("lead",), (3,))]
+    assert plan.merge_order == ("data", "backend", "services", "frontend", "qa", "lead")
+    assert plan.scaling.max_agents_per_wave == 8
+
+    # every coding agent has a chain naming a real file (or a test file QA creates); LEAD has none
+    for agent in plan.agents:
+        assert bool(agent.chains) == (agent.role != "LEAD")
+        for chain in agent.chains:
+            site = chain.fix_site.split()[0].split(":")[0]
+            assert (bookshop / site).exists() or "CREATE" in chain.fix_site
+    assert plan.agent("data").chains[0].title.startswith("STARTER")
+    qa_chain = plan.agent("qa").chains[0]
+    assert qa_chain.title == "Add tests for bookshop/pricing.py"
+    assert "pricing.apply_discount()" in qa_chain.vector and owner(plan, "tests/test_pricing.py") == "qa"
+
+    validate_run = run_cli(bookshop, "validate", str(PLAN))
+    assert validate_run.returncode == 0, validate_run.stderr
+    assert "valid" in validate_run.stdout
 
 
-def test_init_scan_seeds_chains_from_markers(bare_example: Path):
-    (bare_example / "bookshop" / "api.py").write_text("def sell():\n    # TODO: refuse negative quantities\n    pass\n")
-    git(bare_example, "commit", "-qam", "todo")
-    assert run_init(bare_example).returncode == 0
-    plan = load_plan(bare_example / "docs/agent-dispatch/sprints/sprint-01/dispatch.yaml").plan
-    chain = plan.agent("backend").chains[0]
-    assert chain.fix_site == "bookshop/api.py:2" and "refuse negative quantities" in chain.signal
+def test_human_summary_names_stack_agents_and_next_steps(bookshop: Path, capsys):
+    assert init_project(bookshop, theme="Stock and money") == 0
+    out = capsys.readouterr().out
+    assert "stack: Python (unittest)" in out and "test   python -m unittest discover -s tests -q" in out
+    assert "data" in out and "**/store.py" in out and "unassigned: 2 file(s): .gitignore" in out
+    assert f"dispatch validate {bookshop / PLAN}" in out and f"dispatch render {bookshop / PLAN}" in out
+    text = (bookshop / PLAN).read_text()
+    assert text.startswith("# Starter sprint plan written by `dispatch init`")
+    assert "theme: Stock and money" in text
 
 
-def test_init_refuses_to_overwrite_without_force(bare_example: Path):
-    assert run_init(bare_example).returncode == 0
-    again = run_init(bare_example)
-    assert again.returncode == 1 and "already exists" in again.stderr and "--force" in again.stderr
-    assert run_init(bare_example, "--force").returncode == 0
+def test_scan_hits_seed_chains_with_file_and_line(bookshop: Path, capsys):
+    api = bookshop / "bookshop" / "api.py"
+    api.write_text(api.read_text() + "\n\ndef refund(sale):\n    # FIXME: refunds never restock\n"
+                   "    raise NotImplementedError\n")
+    store = bookshop / "bookshop" / "store.py"
+    store.write_text(store.read_text() + "\n\ndef load(path):\n    try:\n        return open(path).read()\n"
+                     "    except Exception:\n        pass\n")
+    commit_all(bookshop, "markers")
+    init_project(bookshop)
+    plan = check_plan(bookshop)
+    backend = plan.agent("backend").chains
+    lines = api.read_text().splitlines()
+    stub = lines.index("    raise NotImplementedError") + 1
+    assert backend[0].priority == "P1" and backend[0].fix_site == f"bookshop/api.py:{stub} refund()"
+    assert "raise NotImplementedError" in backend[0].signal
+    data = plan.agent("data").chains[0]
+    assert data.title.startswith("Error silently ignored at bookshop/store.py:")
+    assert "load()" in data.fix_site
 
 
-def test_init_outside_a_repository(tmp_path: Path):
-    result = run_init(tmp_path)
+def test_init_refuses_to_overwrite_without_force(bookshop: Path):
+    assert init_project(bookshop, as_json=True) == 0
+    first = (bookshop / PLAN).read_text()
+    again = run_cli(bookshop, "init", "--theme", "other")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    assert "--force" in again.stderr and "--sprint sprint-02" in again.stderr
+    assert (bookshop / PLAN).read_text() == first
+    forced = run_cli(bookshop, "init", "--force", "--theme", "other")
+    assert forced.returncode == 0, forced.stderr
+    assert "theme: other" in (bookshop / PLAN).read_text()
+
+
+def test_init_outside_a_repository_fails_with_a_hint(tmp_path: Path):
+    result = run_cli(tmp_path, "init")
     assert result.returncode == 1 and "not inside a git repository" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert "hint:" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "docs").exists()
+
+
+def test_bad_options_are_refused_before_anything_is_written(bookshop: Path, capsys):
+    with pytest.raises(FatalError, match="invalid --sprint"):
+        init_project(bookshop, sprint="../x")
+    with pytest.raises(FatalError, match="unknown --tool 'vim'"):
+        init_project(bookshop, tool="vim")
+    assert not (bookshop / "docs" / "agent-dispatch" / "sprints").exists()
+    init_project(bookshop, sprint="sprint-07", tool="codex", as_json=True)
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["plan"].endswith("sprints/sprint-07/dispatch.yaml")
+    assert load_plan(summary["plan"]).plan.sprint.tool == "codex"
+
+
+def test_go_layers_carve_tests_out_for_qa_and_share_manifests(tmp_path: Path, capsys):
+    repo = tmp_path / "svc"
+    files = {"go.mod": "module svc\n", "go.sum": "", "cmd/svc/main.go": "package main\n\nfunc main() {}\n",
+             "internal/handler/orders.go": "package handler\n\n// TODO: check the order id\n"
+                                           "func Create() {}\n",
+             "internal/store/orders.go": "package store\n\nfunc Insert() {}\n",
+             "internal/store/orders_test.go": "package store\n",
+             "Dockerfile": "FROM scratch\n", "README.md": "# svc\n"}
+    for path, content in files.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(content)
+    make_repo(repo)
+    init_project(repo, as_json=True)
+    summary = json.loads(capsys.readouterr().out)
+    plan = check_plan(repo)
+    assert {a.name for a in plan.agents} == {"data", "qa", "infra", "backend", "lead"}
+    assert "**/*_test.go" in plan.agent("data").territory.exclude
+    assert owner(plan, "internal/store/orders_test.go") == "qa"
+    assert owner(plan, "internal/handler/orders_test.go") == "qa"  # a test QA adds later has one owner too
+    assert {(s.path, s.owner, s.policy) for s in plan.shared_files} == {("go.mod", "infra", "add-only"),
+                                                                         ("go.sum", "infra", "any")}
+    assert plan.agent("backend").chains[0].fix_site == "internal/handler/orders.go:3"
+    assert summary["stack"]["test_command"] == "go test -race ./..." and summary["unassigned"] == []
+
+
+def test_code_without_layers_goes_to_one_backend_agent(tmp_path: Path, capsys):
+    repo = tmp_path / "tool"
+    (repo / "src").mkdir(parents=True)
+    (repo / "src" / "main.c").write_text("int main(void) { return 0; }\n")
+    (repo / "src" / "parse.c").write_text("int parse(void) { return 1; }\n")
+    make_repo(repo)
+    init_project(repo, as_json=True)
+    summary = json.loads(capsys.readouterr().out)
+    plan = check_plan(repo)
+    assert [a.name for a in plan.agents] == ["backend", "lead"]
+    assert plan.agent("backend").territory.include == ("src/",)
+    assert any("BACKEND owns all the source code" in n for n in summary["notes"])
+
+
+def test_repository_with_nothing_to_own_is_refused(tmp_path: Path):
+    repo = make_repo(tmp_path / "bare")
+    with pytest.raises(FatalError, match="no territory could be proposed"):
+        init_project(repo)
+
+
+@pytest.mark.parametrize("pattern", ["tests/", "**/store.py", "internal/store/", "**/*_test.go", "Makefile",
+                                     "*.test.*", "docs/", "src/app/", "test_*.py", ".env*", "a/**/b/"])
+def test_file_index_matches_like_pathspec(pattern: str):
+    paths = ["tests/a.py", "pkg/tests/b.py", "store.py", "x/store.py", "internal/store/s.go",
+             "a/internal/store/x", "x_test.go", "m/x_test.go", "Makefile", "sub/Makefile", "a.test.ts",
+             "docs/r.md", "src/app/x.ts",
+             "test_a.py", "q/test_b.py", ".env.example", "a/x/b/c", "a/b/c"]
+    spec = pathspec.GitIgnoreSpec.from_lines([pattern])
+    assert FileIndex(paths).matches(pattern) == [p for p in paths if spec.match_file(p)]
+    assert TerritoryMatcher((pattern,), ()).outside(FileIndex(paths).matches(pattern)) == []
