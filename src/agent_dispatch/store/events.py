@@ -46,6 +46,8 @@ class EventType(enum.StrEnum):
     WIP_COMMITTED = "wip_committed"  # the tool saved a dead session's uncommitted work
     MERGE_VALIDATION = "merge_validation"  # build + test of one merge result in the train
     AGENT_RETURNED = "agent_returned"  # a branch that failed to land goes back to its agent
+    FINDING = "finding"  # a RED TEAM finding (automated check or reviewer agent); data is the Finding
+    FINDING_ACCEPTED = "finding_accepted"  # an operator accepted a finding's risk, with the reason
 
 
 class AgentState(enum.StrEnum):
@@ -131,6 +133,8 @@ REQUIRED: dict[EventType, tuple[str, ...]] = {
     EventType.WIP_COMMITTED: ("commit",),
     EventType.MERGE_VALIDATION: ("commit", "ok"),
     EventType.AGENT_RETURNED: ("kind",),
+    EventType.FINDING: ("id", "severity", "file"),
+    EventType.FINDING_ACCEPTED: ("id", "reason"),
 }
 
 # Types that describe one agent (or one of its chains) must name it.
@@ -145,6 +149,7 @@ ALLOWED: dict[tuple[EventType, str], frozenset[str]] = {
     (EventType.CHAIN_STATE, "state"): frozenset(ChainState),
     (EventType.CHAIN_STATE, "park_reason"): frozenset(ParkReason),
     (EventType.VERIFICATION, "kind"): frozenset({"build", "test", "verify", "lint"}),
+    (EventType.FINDING, "severity"): frozenset({"CRITICAL", "HIGH", "MEDIUM", "LOW"}),
 }
 
 

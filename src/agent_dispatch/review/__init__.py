@@ -1,0 +1,1 @@
+"""RED TEAM review: automated checks on agent branches, the findings report, gate 4."""
