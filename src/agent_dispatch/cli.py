@@ -53,11 +53,11 @@ def _main(
 
 @app.command()
 def init(
-    repo: RepoOpt = None,
+    repo: Annotated[Optional[Path], typer.Option("--repo", help="Repository to plan (default: the current one).")] = None,
     sprint: Annotated[str, typer.Option("--sprint", help="Sprint id of the plan to write.")] = "sprint-01",
     theme: Annotated[Optional[str], typer.Option("--theme", help="One-line sprint theme.")] = None,
     goal: Annotated[Optional[str], typer.Option("--goal", help="The sprint goal, in your words.")] = None,
-    tool: Annotated[str, typer.Option("--tool", help="Default agent tool (claude, codex, aider, ..., command).")] = "claude",
+    tool: Annotated[str, typer.Option("--tool", help="Default agent tool (claude, codex, aider, opencode, gemini, qwen).")] = "claude",
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing plan.")] = False,
     json: JsonOpt = False,
 ) -> None:
@@ -227,6 +227,111 @@ def events(
     from agent_dispatch.commands.status import show_events
 
     _run(show_events, plan, sprint=sprint, as_json=json, follow=follow, since=since)
+
+
+workspaces_app = typer.Typer(help="Agent branches and guarded worktrees: up, list, down.", no_args_is_help=True)
+app.add_typer(workspaces_app, name="workspaces")
+
+
+@workspaces_app.command("up")
+def workspaces_up(
+    plan: PlanArg,
+    repo: RepoOpt = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Parallel git processes (default: 2 x cores, max 8).")] = None,
+    no_recycle: Annotated[bool, typer.Option("--no-recycle", help="Never reuse parked worktrees from the pool.")] = False,
+    keep_ignored: Annotated[bool, typer.Option("--keep-ignored", help="Keep ignored build outputs in recycled worktrees.")] = False,
+    no_copy: Annotated[bool, typer.Option("--no-copy", help="Always check files out; never copy a template checkout.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Create (or recycle) a branch and worktree per dispatched agent, install its territory and ref
+    guards, run setup_command. Idempotent: re-run after a failure to finish the rest."""
+    from agent_dispatch.commands.workspaces import workspaces_up as up
+
+    _run(up, plan, repo=repo, jobs=jobs, recycle=not no_recycle, keep_ignored=keep_ignored,
+         copy=False if no_copy else None, as_json=json)
+
+
+@workspaces_app.command("list")
+def workspaces_list(plan: PlanArg, repo: RepoOpt = None, json: JsonOpt = False) -> None:
+    """Per agent: branch, worktree, commits ahead of base, uncommitted files, report present."""
+    from agent_dispatch.commands.workspaces import workspaces_list as list_spaces
+
+    _run(list_spaces, plan, repo=repo, as_json=json)
+
+
+@workspaces_app.command("down")
+def workspaces_down(
+    plan: PlanArg,
+    repo: RepoOpt = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Delete the worktrees instead of parking them for reuse.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Even with uncommitted changes (they are discarded).")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Park agent worktrees in the pool for the next agents (or --remove them); branches are kept."""
+    from agent_dispatch.commands.workspaces import workspaces_down as down
+
+    _run(down, plan, repo=repo, remove=remove, force=force, as_json=json)
+
+
+territory_app = typer.Typer(help="Territory checks.", no_args_is_help=True)
+app.add_typer(territory_app, name="territory")
+
+
+@territory_app.command("check")
+def territory_check(
+    agent: Annotated[Optional[str], typer.Argument(help="Agent name (default: this worktree's agent).", show_default=False)] = None,
+    plan: Annotated[Optional[Path], typer.Option("--plan", help="The plan (default: this worktree's plan).")] = None,
+    repo: RepoOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """List every changed file (committed or not) outside the agent's territory; exit 1 when any."""
+    from agent_dispatch.commands.territory import territory_check as check
+
+    _run(check, agent, plan_path=plan, repo=repo, as_json=json)
+
+
+@app.command()
+def conflicts(
+    plan: PlanArg,
+    repo: RepoOpt = None,
+    json: JsonOpt = False,
+    no_prefilter: Annotated[bool, typer.Option("--no-prefilter", help="Merge every pair, even those touching disjoint paths.")] = False,
+    planned: Annotated[bool, typer.Option("--planned", help="Overlaps predicted from territories and fix sites, before any agent runs.")] = False,
+) -> None:
+    """All pairs of agent branches merged in memory (git merge-tree): clean, or the conflicting files."""
+    from agent_dispatch.commands.conflicts import show_conflicts
+
+    _run(show_conflicts, plan, repo=repo, as_json=json, prefilter=not no_prefilter, planned=planned)
+
+
+@app.command()
+def review(
+    plan: PlanArg,
+    repo: RepoOpt = None,
+    base: Annotated[Optional[str], typer.Option("--base", help="Compare with this branch or commit (default: the plan's base branch).")] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Run the automated RED TEAM checks on the sprint's agent branches; print and record the findings.
+
+    Writes .dispatch/<sprint>/review/ (red-team-findings.md, findings.json, the reviewer's context).
+    Exit 1 when gate 4 blocks a branch: a CRITICAL finding, or a HIGH one nobody accepted.
+    """
+    from agent_dispatch.commands.review import review_plan
+
+    _run(review_plan, plan, repo=repo, as_json=json, base=base)
+
+
+@app.command()
+def accept(
+    finding_id: Annotated[str, typer.Argument(help="The finding id, e.g. RT-01-003.", show_default=False)],
+    reason: Annotated[str, typer.Option("--reason", help="Why the risk is acceptable (recorded for the summary).")],
+    override: Annotated[bool, typer.Option("--override", help="Operator override: let a CRITICAL finding through.")] = False,
+    sprint: SprintOpt = None,
+) -> None:
+    """Accept a HIGH RED TEAM finding with a recorded reason so its branch may merge (CRITICAL needs --override)."""
+    from agent_dispatch.commands.review import accept as accept_finding
+
+    _run(accept_finding, finding_id, reason=reason, override=override, sprint=sprint)
 
 
 def main() -> None:

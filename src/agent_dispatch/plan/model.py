@@ -77,6 +77,7 @@ class Sprint(_Record):
     merge_slots: Annotated[int, Field(ge=1, le=16)] = 1  # parallel validation worktrees
     max_returns: Annotated[int, Field(ge=0, le=5)] = 1  # times a branch that failed to land goes back to its agent
     tag_on_ship: bool = False  # tag the base `<sprint>-complete` when the sprint ships
+    worktree_dir: str | None = None  # agent worktree path template: {parent} {project} {sprint} {agent}
 
 
 class Chain(_Record):

@@ -1,0 +1,65 @@
+"""``dispatch territory check``: every changed file outside an agent's territory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from agent_dispatch import git, output
+from agent_dispatch.artifacts import paths
+from agent_dispatch.commands.workspaces import load_sprint
+from agent_dispatch.errors import FatalError
+from agent_dispatch.workspace.territory import agent_changes, check, rules_from_plan
+
+
+def _from_worktree(cwd: Path) -> tuple[str | None, str | None]:
+    """(plan path, agent) that ``workspaces up`` recorded in this worktree's config, if any."""
+    if not git.is_repo(cwd):
+        return None, None
+    return git.get_config(cwd, "dispatch.plan"), git.get_config(cwd, "dispatch.agent")
+
+
+def territory_check(agent: str | None = None, *, plan_path: Path | None = None, repo: Path | None = None,
+                    as_json: bool = False, cwd: Path | None = None) -> int:
+    """List the agent's changed files (committed or not) outside its territory; 1 when any.
+
+    Inside an agent worktree the plan and agent come from the worktree's config; elsewhere pass
+    ``plan_path`` and ``agent``.
+    """
+    cwd = (cwd or Path.cwd()).resolve()
+    recorded_plan, recorded_agent = _from_worktree(cwd)
+    plan_path = plan_path or (Path(recorded_plan) if recorded_plan else None)
+    if plan_path is None:
+        raise FatalError("no plan: this is not an agent worktree made by `dispatch workspaces up`\n"
+                         "hint: dispatch territory check AGENT --plan <dispatch.yaml>")
+    sprint = load_sprint(plan_path, repo)
+    agent = agent or recorded_agent or os.environ.get("DISPATCH_AGENT")
+    names = [a.name for a in sprint.plan.agents]
+    if agent not in names:
+        raise FatalError(f"unknown agent {agent!r}; agents are: {', '.join(names)}" if agent else
+                         f"which agent? pass one of: {', '.join(names)}")
+    branch = paths.branch_name(sprint.plan.sprint.id, agent)
+    worktree = git.get_root(cwd) if recorded_agent == agent else git.worktree_of_branch(sprint.root, branch)
+    if worktree is None and not git.branch_exists(sprint.root, branch):
+        raise FatalError(f"agent {agent!r} has no branch {branch!r} yet\nhint: dispatch workspaces up {plan_path}")
+    rules = rules_from_plan(sprint.plan, agent, sprint_dir=sprint.context.sprint_dir)
+    changes = agent_changes(sprint.root, base=sprint.plan.sprint.base_branch, branch=branch, worktree=worktree)
+    violations = check(rules, changes)
+    if as_json:
+        output.write_json({
+            "agent": agent, "branch": branch, "worktree": str(worktree) if worktree else None,
+            "fork_point": changes.fork_point, "changed": list(changes.paths), "ok": not violations,
+            "violations": [{"path": v.path, "owner": v.owner, "reason": v.reason} for v in violations],
+        })
+        return 1 if violations else 0
+    where = f"worktree {worktree}" if worktree else f"branch {branch} (no worktree: commits only)"
+    if not violations:
+        output.write(f"{agent}: {len(changes.paths)} changed file(s) in {where}, all inside its territory")
+        return 0
+    output.write(f"{agent}: {len(violations)} of {len(changes.paths)} changed file(s) in {where} "
+                 "are outside its territory:")
+    for violation in violations:
+        output.write(f"  {violation}")
+    output.write("hint: undo those changes (`git restore`/`git rm`, or revert the commit) and report what the "
+                 "owner should change in the completion report")
+    return 1

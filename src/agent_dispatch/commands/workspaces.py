@@ -1,0 +1,137 @@
+"""``dispatch workspaces up|list|down``: a branch and a guarded worktree per dispatched agent."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from agent_dispatch import git, output
+from agent_dispatch.artifacts.context import SprintContext, build_context, sprint_dir_for
+from agent_dispatch.commands.common import load_checked
+from agent_dispatch.errors import FatalError
+from agent_dispatch.plan.model import Plan
+from agent_dispatch.workspace import guard, hooks, layout, status, template, worktrees
+from agent_dispatch.workspace.layout import AgentSpace
+from agent_dispatch.workspace.territory import rules_from_plan
+from agent_dispatch.workspace.worktrees import Outcome
+
+
+@dataclass(frozen=True)
+class Sprint:
+    """A loaded plan with its repository, names and agent spaces."""
+
+    plan_path: Path
+    plan: Plan
+    root: Path
+    context: SprintContext
+    spaces: list[AgentSpace]
+
+
+def load_sprint(plan_path: Path, repo: Path | None = None) -> Sprint:
+    """Load and check the plan; fail when it is not inside a git repository."""
+    loaded, _warnings, root = load_checked(plan_path, repo)  # warnings are `dispatch validate`'s job
+    if root is None:
+        raise FatalError(f"{plan_path} is not inside a git repository\nhint: pass --repo <repository root>")
+    root = root.resolve()
+    plan = loaded.plan
+    context = build_context(plan, root, sprint_dir=sprint_dir_for(plan_path, root, plan.sprint.id))
+    return Sprint(Path(plan_path).resolve(), plan, root, context, layout.spaces_for(plan, root))
+
+
+def guard_installer(sprint: Sprint) -> Callable[[AgentSpace], list[str]]:
+    """The per-worktree install step of ``up``: territory rules, hooks, Claude Code settings."""
+    token = guard.repo_token(sprint.root)
+    original = git.hooks_dir(sprint.root)
+    excludes = hooks.global_excludes(sprint.root)
+    everyone = [sprint.root] + [s.worktree for s in sprint.spaces]
+
+    def install(space: AgentSpace) -> list[str]:
+        agent = sprint.context.agent(space.agent)
+        rules = rules_from_plan(sprint.plan, space.agent, sprint_dir=sprint.context.sprint_dir,
+                                worktree=space.worktree, foreign_roots=[p for p in everyone if p != space.worktree])
+        spec = hooks.GuardSpec(rules=rules, plan_path=sprint.plan_path, token=token, original_hooks=original,
+                               claude=agent.tool == "claude", global_excludes=excludes)
+        return hooks.install(space.worktree, spec)
+
+    return install
+
+
+@contextlib.contextmanager
+def progress_bar(title: str, total: int, *, enabled: bool) -> Iterator[Callable[[Outcome], None]]:
+    """A progress bar on stderr (only on a terminal); yields the per-item callback."""
+    if not enabled or not output.err_console.is_terminal or total == 0:
+        yield lambda _outcome: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=output.err_console, transient=True) as bar:
+        task = bar.add_task(title, total=total)
+        yield lambda outcome: bar.update(task, advance=1, description=f"{title} ({outcome.agent})")
+
+
+def _report(outcomes: list[Outcome], verb: str, *, as_json: bool) -> int:
+    if as_json:
+        output.write_json([{"agent": o.agent, "action": o.action, "worktree": str(o.worktree),
+                            "seconds": round(o.seconds, 3), "error": o.error, "notes": list(o.notes)}
+                           for o in outcomes])
+    else:
+        width = max((len(o.agent) for o in outcomes), default=5)
+        for o in outcomes:
+            if o.ok:
+                output.write(f"{o.agent:<{width}}  {o.action:<8}  {o.worktree}  ({o.seconds:.2f} s)")
+            for note in o.notes:
+                output.write_err(f"[{o.agent}] note: {note}")
+        for o in outcomes:
+            if not o.ok:
+                output.write_err(f"[{o.agent}] {o.error}")
+        counts: dict[str, int] = {}
+        for o in outcomes:
+            counts[o.action] = counts.get(o.action, 0) + 1
+        summary = ", ".join(f"{n} {action}" for action, n in counts.items())
+        output.write(f"{verb}: {summary or 'nothing to do'}")
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+def workspaces_up(plan_path: Path, *, repo: Path | None = None, jobs: int | None = None, recycle: bool = True,
+                  keep_ignored: bool = False, copy: bool | None = None, as_json: bool = False) -> int:
+    """Create (or recycle) every dispatched agent's branch and worktree, install its guards and run
+    the plan's ``setup_command`` in new ones; 1 when any agent failed (re-run to finish)."""
+    sprint = load_sprint(plan_path, repo)
+    with progress_bar("worktrees", len(sprint.spaces), enabled=not as_json) as advance:
+        outcomes = worktrees.bring_up(
+            sprint.root, sprint.spaces, base=sprint.plan.sprint.base_branch, jobs=jobs,
+            setup_command=sprint.plan.sprint.setup_command, install=guard_installer(sprint),
+            recycle=recycle, keep_ignored=keep_ignored, copy=copy, on_done=advance)
+    return _report(outcomes, "workspaces up", as_json=as_json)
+
+
+def workspaces_down(plan_path: Path, *, repo: Path | None = None, remove: bool = False, force: bool = False,
+                    as_json: bool = False) -> int:
+    """Park every agent worktree in the pool for reuse (``remove``: delete them and the template
+    checkout); branches stay."""
+    sprint = load_sprint(plan_path, repo)
+    outcomes = worktrees.take_down(sprint.root, sprint.spaces, remove=remove, force=force)
+    if remove:
+        for directory in {s.worktree.resolve().parent for s in sprint.spaces}:
+            template.remove(sprint.root, template.template_path(directory, sprint.root.name))
+    return _report(outcomes, "workspaces down", as_json=as_json)
+
+
+def workspaces_list(plan_path: Path, *, repo: Path | None = None, as_json: bool = False) -> int:
+    """Per agent: branch, worktree, commits ahead of the base, uncommitted files, report present."""
+    sprint = load_sprint(plan_path, repo)
+    reports = {a.name: a.report for a in sprint.context.agents}
+    rows = status.statuses(sprint.root, sprint.spaces, base=sprint.plan.sprint.base_branch, reports=reports)
+    if as_json:
+        output.write_json([row.as_data() for row in rows])
+        return 0
+    width = max((len(r.agent) for r in rows), default=5)
+    output.write(f"{'agent':<{width}}  {'state':<14}  ahead  dirty  report  branch / worktree")
+    for r in rows:
+        where = r.worktree if r.worktree_exists else "(no worktree)"
+        output.write(f"{r.agent:<{width}}  {r.state:<14}  {r.ahead:>5}  {len(r.uncommitted):>5}  "
+                     f"{'yes' if r.report_present else 'no':<6}  {r.branch}  {where}")
+    return 0

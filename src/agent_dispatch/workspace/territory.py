@@ -1,0 +1,83 @@
+"""Territory for workspaces: rules from a plan, an agent's changed files, and the check itself."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent_dispatch import git
+from agent_dispatch.artifacts import paths
+from agent_dispatch.plan.model import Plan
+from agent_dispatch.plan.territory import is_claimant, parse_pattern
+from agent_dispatch.workspace.rules import Claim, SharedRule, TerritoryRules, Violation
+
+
+def _claim(name: str, include: Sequence[str], exclude: Sequence[str]) -> Claim:
+    return Claim(name, tuple(parse_pattern(p).pattern for p in include),
+                 tuple(parse_pattern(p).pattern for p in exclude))
+
+
+def rules_from_plan(
+    plan: Plan,
+    agent: str,
+    *,
+    sprint_dir: str | None = None,
+    worktree: Path | None = None,
+    foreign_roots: Sequence[Path] = (),
+) -> TerritoryRules:
+    """The snapshot of ``agent``'s territory that hooks and ``territory check`` evaluate.
+
+    ``sprint_dir`` is the repository-relative folder holding the plan (its reports are always
+    writable, as is the canonical sprint folder).
+    """
+    me = plan.agent(agent)
+    sid = plan.sprint.id
+    dirs = tuple(dict.fromkeys(d for d in (sprint_dir, paths.sprint_dir(sid)) if d))
+    return TerritoryRules(
+        sprint=sid,
+        agent=agent,
+        branch=paths.branch_name(sid, agent),
+        own=_claim(me.name, me.territory.include, me.territory.exclude),
+        claimants=tuple(_claim(a.name, a.territory.include, a.territory.exclude)
+                        for a in plan.agents if is_claimant(a)),
+        shared=tuple(SharedRule(s.path, s.owner, s.policy) for s in plan.shared_files),
+        sprint_dirs=dirs,
+        worktree=str(worktree or ""),
+        foreign_roots=tuple(str(p) for p in foreign_roots),
+    )
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What an agent changed relative to where its branch left the base."""
+
+    fork_point: str
+    paths: tuple[str, ...]  # committed or not, tracked or untracked, sorted
+    removed: dict[str, int]  # lines removed per tracked path (-1: binary)
+    worktree: Path | None  # None: only the branch was inspected (no worktree)
+
+
+def agent_changes(root: Path, *, base: str, branch: str, worktree: Path | None) -> Changes:
+    """Every file the agent changed since its fork point, committed or not.
+
+    With a worktree: the working tree against the fork point (committed and uncommitted changes
+    of tracked files at once) plus untracked files. Without one: the branch's commits only.
+    """
+    tip = "HEAD" if worktree is not None else f"refs/heads/{branch}"
+    where = worktree if worktree is not None else root
+    fork = git.merge_base(where, f"refs/heads/{base}", tip)
+    if fork is None:
+        raise git.GitError(f"{branch!r} shares no history with the base branch {base!r}")
+    if worktree is not None:
+        removed = git.numstat_removed(worktree, fork)
+        changed = set(removed) | set(git.untracked_files(worktree))
+    else:
+        removed = git.numstat_removed(root, fork, tip)
+        changed = set(removed)
+    return Changes(fork, tuple(sorted(changed)), removed, worktree)
+
+
+def check(rules: TerritoryRules, changes: Changes) -> list[Violation]:
+    """The changed files ``rules`` does not allow, in path order."""
+    return rules.violations(changes.paths, changes.removed)

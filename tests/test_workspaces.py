@@ -1,0 +1,179 @@
+"""dispatch workspaces up|list|down on real repositories: parallel idempotent creation, the pool,
+the status snapshot, and a main checkout left without hooks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent_dispatch.commands.workspaces import workspaces_down, workspaces_list, workspaces_up
+from conftest import EXAMPLE, EXAMPLE_PLAN, GIT_ENV, git, make_repo
+
+AGENTS = ["data", "qa", "services", "backend", "frontend", "lead"]
+
+
+def sprint_repo(tmp_path: Path, *, setup_command: str | None = None, extra: str = "") -> tuple[Path, Path]:
+    """A committed bookshop repository whose plan optionally has a setup command; (root, plan)."""
+    root = tmp_path / "bookshop"
+    make_repo(root, EXAMPLE)
+    plan = root / EXAMPLE_PLAN
+    text = plan.read_text()
+    if setup_command:
+        text = text.replace("  wave_base: merged\n", f"  wave_base: merged\n  setup_command: {json.dumps(setup_command)}\n")
+    plan.write_text(text + extra)
+    git(root, "commit", "-q", "--allow-empty", "-am", "plan")
+    return root, plan
+
+
+def worktree(root: Path, agent: str, sprint: str = "sprint-01") -> Path:
+    return root.parent / f"{root.name}-{sprint}-{agent}"
+
+
+def run_cli(cwd: Path, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "agent_dispatch", *args], cwd=cwd, capture_output=True,
+                            text=True, env={**os.environ, **GIT_ENV})
+    if check and result.returncode:
+        raise AssertionError(result.stdout + result.stderr)
+    return result
+
+
+def test_up_finishes_the_rest_after_an_injected_failure_and_leaves_finished_ones_alone(tmp_path: Path, capsys):
+    log = tmp_path / "setup.log"
+    root, plan = sprint_repo(tmp_path, setup_command=f"echo $DISPATCH_AGENT >> {log}")
+    obstacle = worktree(root, "backend")
+    obstacle.mkdir()
+    (obstacle / "not-a-worktree.txt").write_text("in the way\n")
+
+    assert workspaces_up(plan, jobs=3) == 1
+    out, err = capsys.readouterr()
+    assert "[backend]" in err and "exists and is not a worktree" in err
+    created = [a for a in AGENTS if a != "backend"]
+    for agent in created:
+        assert git(worktree(root, agent), "branch", "--show-current").strip() == f"sprint-01/{agent}"
+    marker = worktree(root, "data") / "scratch.txt"
+    marker.write_text("the agent's file\n")
+
+    (obstacle / "not-a-worktree.txt").unlink()
+    assert workspaces_up(plan, jobs=3) == 0
+    out, _ = capsys.readouterr()
+    assert "backend   created" in out and "data      exists" in out
+    assert marker.read_text() == "the agent's file\n"  # a finished worktree was not touched
+    assert sorted(log.read_text().split()) == sorted(AGENTS)  # setup ran once per worktree
+    listed = {Path(line.split()[1]).name for line in git(root, "worktree", "list", "--porcelain").splitlines()
+              if line.startswith("worktree ")}
+    assert {worktree(root, a).name for a in AGENTS} <= listed
+
+
+def test_recycling_leaves_a_clean_worktree_on_the_new_branch(tmp_path: Path, capsys):
+    root, plan = sprint_repo(tmp_path)
+    assert workspaces_up(plan) == 0
+    data = worktree(root, "data")
+    (data / "bookshop" / "store.py").write_text("# rewritten\n")
+    git(data, "commit", "-q", "-am", "data: work")
+    (data / "bookshop" / "models.py").write_text("# uncommitted\n")
+    (data / "notes.txt").write_text("untracked\n")
+    (data / "bookshop" / "__pycache__").mkdir()
+    (data / "bookshop" / "__pycache__" / "x.pyc").write_text("ignored build output\n")
+    data_tip = git(root, "rev-parse", "sprint-01/data").strip()
+
+    assert workspaces_down(plan) == 1  # refuses to discard data's uncommitted work
+    assert "uncommitted changes" in capsys.readouterr().err
+    assert workspaces_down(plan, force=True) == 0
+    pooled = sorted(p.name for p in tmp_path.iterdir() if "-pool-" in p.name)
+    assert len(pooled) == len(AGENTS)
+
+    plan.write_text(plan.read_text().replace("id: sprint-01", "id: sprint-02"))
+    assert workspaces_up(plan) == 0
+    assert "6 recycled" in capsys.readouterr().out
+    base = git(root, "rev-parse", "main").strip()
+    for agent in AGENTS:
+        wt = worktree(root, agent, "sprint-02")
+        assert git(wt, "branch", "--show-current").strip() == f"sprint-02/{agent}"
+        assert git(wt, "rev-parse", "HEAD").strip() == base
+        # Nothing left from the previous agent; the only ignored file is our own Claude Code settings.
+        assert git(wt, "status", "--porcelain", "--ignored", "--untracked-files=all") == "!! .claude/settings.local.json\n"
+        assert git(wt, "config", "--get", "dispatch.agent").strip() == agent
+    assert git(root, "rev-parse", "sprint-01/data").strip() == data_tip  # the old work is kept
+
+
+def test_list_reports_branch_ahead_uncommitted_and_report(tmp_path: Path, capsys):
+    root, plan = sprint_repo(tmp_path)
+    assert workspaces_up(plan) == 0
+    capsys.readouterr()
+    qa = worktree(root, "qa")
+    (qa / "tests" / "test_guards.py").write_text("import unittest\n")
+    git(qa, "add", "-A")
+    git(qa, "commit", "-q", "-m", "qa: guards")
+    report = qa / "docs/agent-dispatch/sprints/sprint-01/agent-E-completion.md"
+    report.write_text("# report\n")
+    assert workspaces_list(plan, as_json=True) == 0
+    rows = {row["agent"]: row for row in json.loads(capsys.readouterr().out)}
+    assert set(rows) == set(AGENTS)
+    assert rows["qa"]["ahead"] == 1 and rows["qa"]["uncommitted"] == 1
+    assert rows["qa"]["report"] == "docs/agent-dispatch/sprints/sprint-01/agent-E-completion.md"
+    assert rows["qa"]["report_present"] is True and rows["qa"]["state"] == "DONE"
+    assert rows["data"]["ahead"] == 0 and rows["data"]["report_present"] is False
+    assert rows["data"]["branch"] == "sprint-01/data" and rows["data"]["worktree"] == str(worktree(root, "data"))
+
+
+def test_the_main_checkout_gets_no_hooks(tmp_path: Path):
+    root, plan = sprint_repo(tmp_path)
+    hooks_before = sorted(p.name for p in (root / ".git" / "hooks").iterdir())
+    run_cli(root, "workspaces", "up", str(plan), check=True)
+    assert sorted(p.name for p in (root / ".git" / "hooks").iterdir()) == hooks_before
+    assert subprocess.run(["git", "config", "--get", "core.hooksPath"], cwd=root).returncode == 1
+    assert git(root, "config", "--get", "extensions.worktreeConfig").strip() == "true"
+    assert (root / ".git" / "objects" / "info" / "commit-graph").exists()
+    # The user works as before: any file, any ref.
+    (root / "bookshop" / "api.py").write_text("# the user's edit\n")
+    git(root, "commit", "-q", "-am", "the user edits backend's file")
+    git(root, "branch", "-f", "user-branch", "HEAD")
+    git(root, "tag", "user-tag")
+    # An agent worktree does have them, in its own git dir.
+    hooks_path = Path(git(worktree(root, "qa"), "config", "--get", "core.hooksPath").strip())
+    assert hooks_path.is_relative_to(root / ".git" / "worktrees")
+    assert (hooks_path / "pre-commit").exists() and (hooks_path / "reference-transaction").exists()
+
+
+@pytest.mark.parametrize("remove", [True, False])
+def test_down_keeps_branches(tmp_path: Path, remove: bool):
+    root, plan = sprint_repo(tmp_path)
+    run_cli(root, "workspaces", "up", str(plan), "--jobs", "1", check=True)
+    result = run_cli(root, "workspaces", "down", str(plan), *(["--remove"] if remove else []), "--json")
+    assert result.returncode == 0, result.stderr
+    actions = {o["agent"]: o["action"] for o in json.loads(result.stdout)}
+    assert set(actions.values()) == {"removed" if remove else "parked"}
+    assert not worktree(root, "data").exists()
+    assert git(root, "branch", "--list", "sprint-01/*").split() == sorted(f"sprint-01/{a}" for a in AGENTS)
+
+
+def test_worktrees_copied_from_the_template_are_real_clean_checkouts(tmp_path: Path):
+    from agent_dispatch.workspace import worktrees
+    from agent_dispatch.workspace.layout import AgentSpace
+
+    root, _ = sprint_repo(tmp_path)
+    spaces = [AgentSpace(a, f"s/{a}", tmp_path / f"copy-{a}") for a in ("one", "two", "three")]
+    outcomes = worktrees.bring_up(root, spaces, base="main", copy=True)
+    assert [o.action for o in outcomes] == ["created"] * 3, outcomes
+    template = tmp_path / ".bookshop-dispatch-template"
+    assert git(template, "status", "--porcelain", "--ignored") == ""
+    tracked = git(root, "ls-files").split()
+    for space in spaces:
+        wt = space.worktree
+        assert git(wt, "branch", "--show-current").strip() == space.branch
+        assert git(wt, "status", "--porcelain", "--ignored", "--untracked-files=all") == ""
+        assert git(wt, "ls-files").split() == tracked
+        assert git(wt, "config", "--get", "core.checkStat").strip() == "minimal"
+    # Same-size edits are still seen, and commits land on the worktree's own branch.
+    store = spaces[0].worktree / "bookshop" / "store.py"
+    text = store.read_text()
+    store.write_text(text.replace("def ", "dex ", 1))
+    assert git(spaces[0].worktree, "status", "--porcelain").strip() == "M bookshop/store.py"
+    git(spaces[0].worktree, "commit", "-q", "-am", "edit")
+    assert git(root, "log", "-1", "--format=%s", "s/one").strip() == "edit"
+    assert (template / "bookshop" / "store.py").read_text() == text
