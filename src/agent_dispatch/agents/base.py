@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
+from agent_dispatch.agents.events import SessionSummary
+
 # How a session ended, as far as the agent CLI tells us. "limit" means its context or turn
 # budget ran out: the engine continues with a new session covering the chains still open.
 EndReason = Literal["ended", "failed", "limit", "timeout", "killed", "lost"]
@@ -33,6 +35,26 @@ class SessionRequest:
     message_file: Path | None = None
     command: tuple[str, ...] | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    # Real agent CLIs only:
+    resume_session: str | None = None  # the CLI's own session id to resume (None: start a new session)
+    state_home: Path | None = None  # this agent's isolated HOME for its CLI, under .dispatch/<sprint>/homes/
+    model: str | None = None
+    base_url: str | None = None  # model API endpoint override (e.g. the fake model server)
+    api_key: str | None = None  # only for endpoints that need a placeholder key (the fake server)
+
+    def message_text(self) -> str | None:
+        """The follow-up message of this session, if any."""
+        return self.message_file.read_text(encoding="utf-8") if self.message_file else None
+
+    def initial_text(self) -> str:
+        """What to send as the first user turn of a new CLI session.
+
+        A new session normally gets the activation prompt; a follow-up that cannot resume (no
+        session id, or the tool changed to a fallback) gets the prompt and the message together.
+        """
+        prompt = self.prompt_file.read_text(encoding="utf-8")
+        message = self.message_text()
+        return prompt if message is None else f"{prompt}\n\n---\n\n{message}"
 
 
 @dataclass(frozen=True)
@@ -42,6 +64,11 @@ class SessionOutcome:
     reason: EndReason
     exit_code: int | None
     detail: str = ""
+    summary: SessionSummary | None = None  # real CLIs: session id, usage, denials, errors
+
+    @property
+    def cli_session(self) -> str | None:
+        return self.summary.session_id if self.summary else None
 
 
 def contract_env(request: SessionRequest) -> dict[str, str]:
@@ -89,5 +116,9 @@ class Adapter(Protocol):
     def env(self, request: SessionRequest) -> dict[str, str]:
         """The session's environment."""
 
-    def outcome(self, exit_code: int | None, log_path: Path, *, timed_out: bool, killed: bool) -> SessionOutcome:
-        """How the session ended, read from its exit status and its log."""
+    def prepare(self, request: SessionRequest) -> None:
+        """Write whatever the CLI needs before it starts (isolated config, quiet settings); idempotent."""
+
+    def outcome(self, exit_code: int | None, log_path: Path, *, timed_out: bool, killed: bool,
+                request: SessionRequest | None = None) -> SessionOutcome:
+        """How the session ended, read from its exit status and its log (stdout and stderr together)."""

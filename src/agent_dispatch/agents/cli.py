@@ -1,0 +1,114 @@
+"""What every real agent CLI adapter shares: binary lookup, isolated homes, reading the stream.
+
+A subclass says how to start and resume its CLI (``argv``), which environment and config files
+keep it quiet and isolated (``cli_env``, ``prepare``) and how its machine-readable output maps to
+``AgentEvent`` (``parse``). Success is decided here, the same way for every CLI: the session must
+have finished, the CLI must not report an error, and no tool may have been denied, whatever the
+exit code says.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from agent_dispatch.agents.base import SessionOutcome, SessionRequest, session_env
+from agent_dispatch.agents.events import AgentEvent, summarize
+from agent_dispatch.errors import FatalError
+
+# Placeholder key for endpoints that need one to be set (the fake model server ignores it).
+PLACEHOLDER_KEY = "dispatch-placeholder-key"
+
+
+def json_lines(text: str) -> Iterator[dict[str, Any]]:
+    """Every line of ``text`` that is a JSON object; other lines (stderr, banners) are skipped."""
+    for line in text.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            yield value
+
+
+class CLIAdapter:
+    """Base class of the adapters for real agent CLIs."""
+
+    name: str = ""
+    binary: str = ""  # executable name looked up on PATH; DISPATCH_<NAME>_BIN overrides
+    supports_sub_agents: bool = False
+
+    # -- subclasses implement ------------------------------------------------------------------
+    def cli_argv(self, exe: str, request: SessionRequest) -> list[str]:
+        raise NotImplementedError
+
+    def cli_env(self, request: SessionRequest, home: Path) -> dict[str, str]:
+        """Variables this CLI needs on top of the session environment (base URL, keys, quiet flags)."""
+        return {}
+
+    def write_config(self, request: SessionRequest, home: Path) -> None:
+        """Config files inside the isolated home (settings that keep the CLI quiet and offline)."""
+
+    def parse(self, text: str) -> list[AgentEvent]:
+        """The session's output mapped to events."""
+        raise NotImplementedError
+
+    # -- shared --------------------------------------------------------------------------------
+    def executable(self) -> str:
+        override = os.environ.get(f"DISPATCH_{self.name.upper()}_BIN")
+        found = override or shutil.which(self.binary)
+        if not found:
+            raise FatalError(f"the {self.name} CLI ({self.binary!r}) is not on PATH\n"
+                             f"hint: install it, or set DISPATCH_{self.name.upper()}_BIN to its path")
+        return found
+
+    def home(self, request: SessionRequest) -> Path:
+        if request.state_home is None:
+            raise FatalError(f"no isolated home for agent {request.agent!r}")
+        return request.state_home
+
+    def argv(self, request: SessionRequest) -> list[str]:
+        return self.cli_argv(self.executable(), request)
+
+    def env(self, request: SessionRequest) -> dict[str, str]:
+        home = self.home(request)
+        env = session_env(request)
+        env.update({
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_DATA_HOME": str(home / ".local" / "share"),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+            "XDG_STATE_HOME": str(home / ".local" / "state"),
+        })
+        env.update(self.cli_env(request, home))
+        return env
+
+    def prepare(self, request: SessionRequest) -> None:
+        home = self.home(request)
+        for sub in ("", ".config", ".local/share", ".cache", ".local/state"):
+            (home / sub).mkdir(parents=True, exist_ok=True)
+        self.write_config(request, home)
+
+    def outcome(self, exit_code: int | None, log_path: Path, *, timed_out: bool, killed: bool,
+                request: SessionRequest | None = None) -> SessionOutcome:
+        text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
+        summary = summarize(self.parse(text))
+        if timed_out:
+            return SessionOutcome("timeout", exit_code, "session timed out", summary)
+        if killed:
+            return SessionOutcome("killed", exit_code, "session was stopped", summary)
+        if exit_code is None:
+            return SessionOutcome("lost", None, "exit status unknown", summary)
+        reason = summary.failure_reason()
+        if reason is None and exit_code != 0:
+            reason = f"exited with status {exit_code}"
+        if reason is not None:
+            return SessionOutcome("failed", exit_code, reason, summary)
+        return SessionOutcome("ended", exit_code, "", summary)
