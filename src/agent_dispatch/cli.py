@@ -104,21 +104,29 @@ def _options(yes: bool, session_timeout: float | None):
     return Options(yes=yes, session_timeout=session_timeout) if session_timeout else Options(yes=yes)
 
 
+RehearseOpt = Annotated[
+    Optional[Path],
+    typer.Option("--rehearse", metavar="SCENARIO",
+                 help="Rehearse offline: every agent CLI talks to the fake model server playing SCENARIO."),
+]
+
+
 @app.command()
 def run(
     plan: PlanArg,
     repo: RepoOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve the gates that wait for the operator.")] = False,
     session_timeout: TimeoutOpt = None,
+    rehearse: RehearseOpt = None,
 ) -> None:
-    """Run the whole sprint: gate 1, waves of agents, verification and retries, gates 2 and 3, landing.
+    """Run the whole sprint: gate 1, waves of agents, verification and retries, gates 2, 3 and 4, landing.
 
     Exit 0 when the sprint finished with everything landed, 1 when it finished partially or a gate
     failed, 4 when it waits for an operator decision (`dispatch approve`).
     """
     from agent_dispatch.commands.run import run_plan
 
-    _run(run_plan, plan, repo=repo, options=_options(yes, session_timeout))
+    _run(run_plan, plan, repo=repo, options=_options(yes, session_timeout), rehearse=rehearse)
 
 
 @app.command()
@@ -127,11 +135,23 @@ def resume(
     repo: RepoOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve the gates that wait for the operator.")] = False,
     session_timeout: TimeoutOpt = None,
+    rehearse: RehearseOpt = None,
 ) -> None:
     """Continue a sprint from its event log after a crash, Ctrl-C, or an operator decision."""
     from agent_dispatch.commands.run import run_plan
 
-    _run(run_plan, plan, repo=repo, options=_options(yes, session_timeout), resume=True)
+    _run(run_plan, plan, repo=repo, options=_options(yes, session_timeout), resume=True, rehearse=rehearse)
+
+
+@app.command()
+def merge(plan: PlanArg, repo: RepoOpt = None) -> None:
+    """Land what is ready after the run (e.g. after `dispatch accept`): gate 4, merge train, new summary.
+
+    Exit 0 when everything landed, 1 otherwise.
+    """
+    from agent_dispatch.commands.run import merge_plan
+
+    _run(merge_plan, plan, repo=repo)
 
 
 @app.command()

@@ -23,7 +23,11 @@ class CommandAdapter:
     def env(self, request: SessionRequest) -> dict[str, str]:
         return session_env(request)
 
-    def outcome(self, exit_code: int | None, log_path: Path, *, timed_out: bool, killed: bool) -> SessionOutcome:
+    def prepare(self, request: SessionRequest) -> None:
+        """Nothing to prepare: the command is the user's own program."""
+
+    def outcome(self, exit_code: int | None, log_path: Path, *, timed_out: bool, killed: bool,
+                request: SessionRequest | None = None) -> SessionOutcome:
         if timed_out:
             return SessionOutcome("timeout", exit_code, "session timed out")
         if killed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -13,7 +14,7 @@ from agent_dispatch.commands.operate import find_log
 from agent_dispatch.errors import FatalError
 from agent_dispatch.review import checks, gate4
 from agent_dispatch.review.context import REVIEW_CONTEXT_FILENAME, write_review_context
-from agent_dispatch.review.findings import counts, is_finding_id, overall_recommendation
+from agent_dispatch.review.findings import counts, is_finding_id, overall_recommendation, stable_ids
 from agent_dispatch.review.report import render_findings
 from agent_dispatch.store.log import EventLog, events_path
 
@@ -35,9 +36,12 @@ def review_plan(plan_path: Path, *, repo: Path | None = None, as_json: bool = Fa
     context = build_context(plan, root, sprint_dir=sprint_dir_for(plan_path, root, plan.sprint.id),
                             repo_files=git.list_tracked_files(root))
     branches = checks.load_branches(root, plan, context, base=base)
-    findings = checks.run_checks(root, plan, context, branches=branches)
+    drafts = checks.run_checks(root, plan, context, branches=branches)
     git.add_info_exclude(root, "/.dispatch/")
     with EventLog(events_path(root, plan.sprint.id), sprint=plan.sprint.id) as log:
+        # Ids stay what the sprint's run (or an earlier review) gave the same findings.
+        recorded = gate4.findings_from_events(log.read(types=[gate4.FINDING_EVENT]))
+        findings = stable_ids([dataclasses.replace(f, id="") for f in drafts], recorded, plan.sprint.id)
         log.append_many(gate4.finding_events(findings, log.read(types=[gate4.FINDING_EVENT])))
         events = log.read(types=[gate4.ACCEPTED_EVENT, "gate_overridden"])
     pairs = [(b.agent.name, b.branch) for b in branches]

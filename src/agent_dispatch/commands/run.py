@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 from agent_dispatch import git, output
@@ -37,8 +38,29 @@ def open_runtime(plan_path: Path, *, repo: Path | None, options: Options, say=ou
                    executor=LocalExecutor(), options=options, say=say)
 
 
-def run_plan(plan_path: Path, *, repo: Path | None = None, options: Options = Options(), resume: bool = False) -> int:
-    """Run (or resume) the sprint of ``plan_path``; 0 when it finished with everything landed."""
+def run_plan(plan_path: Path, *, repo: Path | None = None, options: Options = Options(), resume: bool = False,
+             rehearse: Path | None = None) -> int:
+    """Run (or resume) the sprint of ``plan_path``; 0 when it finished with everything landed.
+
+    With ``rehearse`` (a scenario file) every agent talks to our fake model server on 127.0.0.1
+    instead of a real model: a deterministic, offline dress rehearsal of the whole sprint.
+    """
+    if rehearse is None:
+        return _run(plan_path, repo=repo, options=options, resume=resume)
+    from agent_dispatch.agents.cli import PLACEHOLDER_KEY
+    from agent_dispatch.testing.fakellm import FakeModelServer
+
+    if not rehearse.is_file():
+        raise FatalError(f"{rehearse}: no such scenario file\nhint: see docs/fake-model-server.md")
+    log = dispatch_dir(Path(repo or Path.cwd()).resolve(), "rehearsal") / "requests.jsonl"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with FakeModelServer(rehearse.resolve(), log=log) as server:
+        output.write(f"rehearsal: fake model server at {server.url} (scenario {rehearse}, requests in {log})")
+        options = dataclasses.replace(options, base_url=server.url, api_key=PLACEHOLDER_KEY)
+        return _run(plan_path, repo=repo, options=options, resume=resume)
+
+
+def _run(plan_path: Path, *, repo: Path | None, options: Options, resume: bool) -> int:
     rt = open_runtime(plan_path, repo=repo, options=options)
     state = rt.state()
     if resume and not state.started:
@@ -60,3 +82,19 @@ def report_outcome(rt: Runtime, outcome: SprintOutcome) -> int:
         output.write(f"events: dispatch events --sprint {rt.plan.sprint.id}   board: dispatch status {rt.plan_path}")
         return 0 if not outcome.failed and "partial" not in outcome.message else 1
     return 1
+
+
+def merge_plan(plan_path: Path, *, repo: Path | None = None, options: Options = Options()) -> int:
+    """``dispatch merge``: run gate 4 and the merge train over every agent that passed gate 3 and
+    has not landed (e.g. after `dispatch accept`), then rewrite the summary and ship decision."""
+    from agent_dispatch.engine.sprint import close_sprint, land_agents
+
+    rt = open_runtime(plan_path, repo=repo, options=options)
+    state = rt.state()
+    if not state.started:
+        raise FatalError(f"sprint {rt.plan.sprint.id} has not started\nhint: dispatch run {plan_path}")
+    if not state.finished:
+        raise FatalError(f"sprint {rt.plan.sprint.id} is still in progress; its run lands branches itself\n"
+                         f"hint: dispatch resume {plan_path}")
+    land_agents(rt, list(rt.context.dispatched), returns=False)
+    return report_outcome(rt, close_sprint(rt))

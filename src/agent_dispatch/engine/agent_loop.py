@@ -16,7 +16,7 @@ from agent_dispatch import git
 from agent_dispatch.agents.all_agents import get_adapter
 from agent_dispatch.agents.base import SessionOutcome, SessionRequest
 from agent_dispatch.artifacts.completion import read_report
-from agent_dispatch.engine import messages
+from agent_dispatch.engine import messages, review_gate
 from agent_dispatch.engine.gates import SETTLED_STATES, gate3
 from agent_dispatch.engine.runtime import Runtime
 from agent_dispatch.engine.state import AgentProgress
@@ -57,17 +57,37 @@ async def run_agent(rt: Runtime, name: str) -> str:
             await asyncio.to_thread(_after_session, rt, name, None)
 
 
-async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionResult:
+def session_request(rt: Runtime, name: str, progress: AgentProgress) -> tuple[str, SessionRequest]:
+    """(tool, request) for the agent's next session: its tool or fallback, the CLI session to resume."""
     agent, ctx = rt.agent(name)
     attempt = progress.attempts + 1
     message = progress.pending_message
+    fallback = progress.fallback or {}
+    tool = fallback.get("tool") or ctx.tool
+    extra_env = {}
+    if ctx.base_role == "RED TEAM":
+        extra_env["DISPATCH_REVIEW_CONTEXT"] = str(review_gate.write_reviewer_context(rt))
+    resume = progress.cli_session if message and progress.cli_tool == tool else None
     request = SessionRequest(
         sprint=rt.plan.sprint.id, agent=name, role=agent.role, branch=ctx.branch,
         base_branch=rt.plan.sprint.base_branch, worktree=ctx.worktree,
         prompt_file=rt.root / ctx.prompt, report_path=ctx.report, attempt=attempt,
-        message_file=Path(message["file"]) if message else None, command=agent.command,
+        message_file=Path(message["file"]) if message else None,
+        command=tuple(fallback["command"]) if fallback.get("command") else agent.command,
+        extra_env=extra_env, resume_session=resume, state_home=rt.state_dir / "homes" / name / tool,
+        model=fallback.get("model") or agent.model or rt.plan.sprint.model,
+        base_url=rt.options.base_url or agent.base_url or rt.plan.sprint.base_url,
+        api_key=rt.options.api_key,
     )
-    adapter = get_adapter(ctx.tool)
+    return tool, request
+
+
+async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionResult:
+    _, ctx = rt.agent(name)
+    tool, request = session_request(rt, name, progress)
+    attempt, message = request.attempt, progress.pending_message
+    adapter = get_adapter(tool)
+    adapter.prepare(request)
     spec = SessionSpec(
         session_id=f"{rt.plan.sprint.id}-{name}-{attempt}", argv=tuple(adapter.argv(request)),
         cwd=ctx.worktree, env=adapter.env(request),
@@ -76,7 +96,7 @@ async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionRe
     handle = rt.executor.start(spec)
     rt.record("agent_session_started", agent=name, attempt=attempt, pid=handle.record.pid,
               session_id=handle.record.session_id, record=handle.record.as_data(),
-              message=message["kind"] if message else None)
+              message=message["kind"] if message else None, tool=tool, resumed=request.resume_session)
     rt.say(f"{name}: session {attempt} started" + (f" ({message['kind']})" if message else ""))
     return await _wait(rt, name, attempt, handle)
 
@@ -102,9 +122,36 @@ async def _adopt(rt: Runtime, name: str, progress: AgentProgress) -> SessionResu
 def _outcome(rt: Runtime, name: str, result: SessionResult | None) -> SessionOutcome:
     if result is None:  # the controller died after the session ended: judge by the tool's checks
         return SessionOutcome("ended", None)
-    tool = rt.context.agent(name).tool
-    return get_adapter(tool).outcome(result.exit_code, Path(result.log_path),
-                                     timed_out=result.reason == "timeout", killed=result.reason == "killed")
+    progress = rt.state().agents[name]
+    tool = (progress.fallback or {}).get("tool") or rt.context.agent(name).tool
+    outcome = get_adapter(tool).outcome(result.exit_code, Path(result.log_path),
+                                        timed_out=result.reason == "timeout", killed=result.reason == "killed")
+    summary = outcome.summary
+    usage = {"input_tokens": summary.input_tokens, "output_tokens": summary.output_tokens,
+             "cost_usd": summary.cost_usd} if summary else {}
+    rt.record("session_outcome", agent=name, attempt=progress.attempts, tool=tool, reason=outcome.reason,
+              detail=outcome.detail, exit_code=outcome.exit_code, cli_session=outcome.cli_session, **usage,
+              denied=summary.denied_tools if summary else [], errors=summary.errors if summary else [],
+              failed_tools=len(summary.failed_tools) if summary else 0)
+    if outcome.reason == "failed":
+        rt.say(f"{name}: session {progress.attempts} failed: {outcome.detail}")
+    return outcome
+
+
+def _over_budget(rt: Runtime, name: str) -> str | None:
+    """Why the agent may not start another session (its or the sprint's budget is spent), or None."""
+    agent, _ = rt.agent(name)
+    state = rt.state()
+    progress = state.agents[name]
+    for scope, budget, tokens, cost in (("agent", agent.budget, progress.tokens, progress.cost_usd),
+                                        ("sprint", rt.plan.sprint.budget, state.tokens, state.cost_usd)):
+        if budget is None:
+            continue
+        if budget.tokens is not None and tokens >= budget.tokens:
+            return f"{scope} token budget spent ({tokens} of {budget.tokens})"
+        if budget.cost_usd is not None and cost >= budget.cost_usd:
+            return f"{scope} cost budget spent (${cost:.4f} of ${budget.cost_usd:.4f})"
+    return None
 
 
 def evaluate(rt: Runtime, agent: Agent, worktree: Path) -> Evaluation:
@@ -152,6 +199,13 @@ def _after_session(rt: Runtime, name: str, result: SessionResult | None) -> None
     if progress.attempts >= rt.options.max_sessions:
         _gate3(rt, name, evaluation)
         return
+    spent = _over_budget(rt, name)
+    if spent:  # stopped after its turn: what it did so far still goes through gate 3
+        if not progress.over_budget:
+            rt.record("budget_exceeded", agent=name, scope=spent.split(" ", 1)[0], detail=spent)
+            rt.say(f"{name}: stopped, {spent}")
+        _gate3(rt, name, evaluation)
+        return
     values = _message_values(rt, name)
     done = [c.id for c in agent.chains if c.id not in {o.id for o in evaluation.open_chains}]
     # A session that died or ran out of context did not finish: continue it before judging failures.
@@ -192,6 +246,11 @@ def _retry(rt: Runtime, name: str, agent: Agent, evaluation: Evaluation, progres
                       source="tool")
             rt.say(f"{name}: chain {chain.id} parked after 4 failed verifications")
             continue
+        if tier == 3 and agent.fallbacks and progress.fallback is None:
+            fallback = agent.fallbacks[0]
+            rt.record("agent_fallback", agent=name, tool=fallback.tool or rt.context.agent(name).tool,
+                      model=fallback.model, command=list(fallback.command) if fallback.command else None)
+            rt.say(f"{name}: tier 3 switches to fallback {fallback.tool or ''} {fallback.model or ''}".rstrip())
         history = [{"attempt": r["attempt"], "failures": r["failures"]} for r in rounds]
         history.append({"attempt": progress.attempts, "failures": [c.as_data() for c in failed]})
         text = messages.retry_message(tier, **_message_values(rt, name), chain=chain, failures=failed,

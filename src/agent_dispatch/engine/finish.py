@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from agent_dispatch import git
 from agent_dispatch.artifacts.summary import render_summary, ship_decision, write_summary
+from agent_dispatch.engine import review_gate
 from agent_dispatch.engine.runtime import Runtime
 from agent_dispatch.engine.verify import _BACKTICKED, run_check
 from agent_dispatch.merge.validation import ValidationPool
@@ -26,9 +27,10 @@ def _merge_log(rt: Runtime) -> list[dict]:
     return log
 
 
-def finish(rt: Runtime, *, open_critical: int = 0, accepted: list[dict] | None = None) -> str:
+def finish(rt: Runtime) -> str:
     """Verify the final base, write SPRINT-SUMMARY.md, tag when shipped; returns the decision."""
     sprint = rt.plan.sprint
+    open_critical, accepted = review_gate.summary_inputs(rt, rt.state().landed)
     base = git.rev_parse(rt.root, f"refs/heads/{sprint.base_branch}")
     pool = ValidationPool(rt.root, rt.state_dir / "validate", build=sprint.build_command, test=sprint.test_command,
                           timeout=rt.options.check_timeout)

@@ -24,6 +24,8 @@ class Options:
     check_timeout: float | None = 1800.0
     max_sessions: int = 12  # per agent, all kinds of follow-ups included
     max_nudges: int = 2  # "write your report" / "commit your work" follow-ups per agent
+    base_url: str | None = None  # model endpoint for every agent (a rehearsal's fake model server)
+    api_key: str | None = None  # placeholder key that goes with ``base_url``
 
 
 def dispatch_dir(root: Path, sprint: str) -> Path:

@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 from dataclasses import dataclass, field
 
-from agent_dispatch.engine import landing
+from agent_dispatch.engine import landing, review_gate
 from agent_dispatch.engine.agent_loop import run_agent
 from agent_dispatch.engine.finish import finish
 from agent_dispatch.engine.runtime import Runtime
@@ -91,9 +91,10 @@ async def run_wave(rt: Runtime, wave: Wave) -> SprintOutcome | None:
     return None
 
 
-def land_agents(rt: Runtime, names: list[str]) -> list[str]:
+def land_agents(rt: Runtime, names: list[str], *, returns: bool = True) -> list[str]:
     """Land the COMPLETE, not yet landed agents among ``names`` in merge order through the merge
-    train; returns the agents whose branch went back to them (culprits and conflicts)."""
+    train; returns the agents whose branch went back to them (culprits, conflicts, gate-4 blocks).
+    With ``returns=False`` (``dispatch merge`` outside a run) nothing goes back to an agent."""
     state = rt.state()
     order = [n for n in effective_merge_order(rt.plan) if n in names]
     candidates = [
@@ -104,6 +105,18 @@ def land_agents(rt: Runtime, names: list[str]) -> list[str]:
     ]
     if not candidates:
         return []
+    # Gate 4: RED TEAM findings (automated checks + reviewer agent) per branch, before the train.
+    verdict = review_gate.check_candidates(rt, [c.agent for c in candidates])
+    returned = []
+    for agent, decision in verdict.blocked.items():
+        findings = [f for f in review_gate.recorded_findings(rt) if f.id in {b.id for b in decision.blocking}]
+        if returns and _return(rt, agent, "red-team-fix.md.j2", findings=findings, notes=list(decision.notes),
+                               kind="red_team_fix"):
+            returned.append(agent)
+        rt.say(f"{agent}: gate 4 blocks the branch ({', '.join(f'{f.id} {f.severity}' for f in decision.blocking)})")
+    candidates = [c for c in candidates if c.agent in verdict.allowed]
+    if not candidates:
+        return returned
     sprint = rt.plan.sprint
     result = landing.land(
         rt.root, base_branch=sprint.base_branch, sprint=sprint.id, candidates=candidates,
@@ -116,21 +129,20 @@ def land_agents(rt: Runtime, names: list[str]) -> list[str]:
     landed = [link.candidate.agent for link in result.accepted]
     rt.say(f"merge train ({sprint.merge_mode}): landed {', '.join(landed) or 'nothing'} on {sprint.base_branch} "
            f"after {result.runs} validation run(s)")
-    returned = []
     for agent, validation in result.culprits.items():
-        if _return(rt, agent, "merge-failed.md.j2", failures=[c for c in validation.checks if not c.ok],
+        if returns and _return(rt, agent, "merge-failed.md.j2", failures=[c for c in validation.checks if not c.ok],
                    landed=landed):
             returned.append(agent)
     for agent, files in result.conflicts.items():
-        if _return(rt, agent, "merge-conflict.md.j2", files=files):
+        if returns and _return(rt, agent, "merge-conflict.md.j2", files=files):
             returned.append(agent)
     return returned
 
 
-def _return(rt: Runtime, agent: str, template: str, **values) -> bool:
-    """Send a branch that failed to land back to its agent (R-05 / INT-13), while returns remain."""
+def _return(rt: Runtime, agent: str, template: str, kind: str | None = None, **values) -> bool:
+    """Send a branch that failed to land back to its agent (R-05 / INT-13 / REQ-8.08), while returns remain."""
     progress = rt.state().agents[agent]
-    kind = "merge_failed" if template.startswith("merge-failed") else "merge_conflict"
+    kind = kind or ("merge_failed" if template.startswith("merge-failed") else "merge_conflict")
     if progress.returns >= rt.plan.sprint.max_returns:
         rt.record("agent_state", agent=agent, state="FAILED", reason=f"not landed ({kind.replace('_', ' ')})")
         rt.say(f"{agent}: not landed ({kind.replace('_', ' ')}), no returns left")
@@ -176,11 +188,17 @@ async def run_sprint(rt: Runtime) -> SprintOutcome:
         everyone = list(rt.context.dispatched)
         while returned := await asyncio.to_thread(land_agents, rt, everyone):
             await asyncio.gather(*(run_agent(rt, name) for name in returned))
+    return await asyncio.to_thread(close_sprint, rt)
+
+
+def close_sprint(rt: Runtime) -> SprintOutcome:
+    """Final verification, SPRINT-SUMMARY.md and the ship decision; records ``sprint_finished``."""
     state = rt.state()
     failed = [n for n in rt.context.dispatched if state.agents[n].gate3 is False]
     not_landed = [n for n in rt.context.dispatched if state.agents[n].gate3 and n not in state.landed
                   and base_role(rt.plan.agent(n).role) not in NON_MERGING_ROLES]
     outcome = "complete" if not failed and not not_landed else "partial"
-    decision = await asyncio.to_thread(finish, rt)
+    decision = finish(rt)
     rt.record("sprint_finished", outcome=outcome, failed=failed, not_landed=not_landed, decision=decision)
-    return SprintOutcome(FINISHED, f"sprint {rt.plan.sprint.id} finished: {outcome}", failed)
+    detail = f" ({', '.join(not_landed)} not landed)" if not_landed else ""
+    return SprintOutcome(FINISHED, f"sprint {rt.plan.sprint.id} finished: {outcome}{detail}", failed + not_landed)

@@ -25,6 +25,12 @@ class AgentProgress:
     gate3: bool | None = None
     returns: int = 0  # times its branch came back from the merge train
     last_checks: list[dict] = field(default_factory=list)
+    cli_session: str | None = None  # the agent CLI's own session id, for resuming it
+    cli_tool: str | None = None  # the tool that session ran with (no resuming across tools)
+    tokens: int = 0
+    cost_usd: float = 0.0
+    fallback: dict[str, Any] | None = None  # tool/model/command the next sessions use
+    over_budget: bool = False
 
 
 @dataclass
@@ -38,6 +44,15 @@ class EngineState:
     approvals: dict[str, str] = field(default_factory=dict)  # gate → how (yes flag / approve / override reason)
     overrides: dict[str, str] = field(default_factory=dict)
     landed: set[str] = field(default_factory=set)
+    over_budget: bool = False  # the sprint-wide budget is spent
+
+    @property
+    def tokens(self) -> int:
+        return sum(a.tokens for a in self.agents.values())
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(a.cost_usd for a in self.agents.values())
 
     def approved(self, gate: str) -> bool:
         """True when the operator approved or overrode ``gate`` (or its whole family, e.g. gate-2)."""
@@ -93,6 +108,25 @@ def _verification(s: EngineState, e) -> None:
     a.last_checks.append(dict(e.data))
 
 
+def _session_outcome(s: EngineState, e) -> None:
+    a = s.agents[e.agent]
+    if e.data.get("cli_session"):
+        a.cli_session, a.cli_tool = e.data["cli_session"], e.data.get("tool")
+    a.tokens += int(e.data.get("input_tokens") or 0) + int(e.data.get("output_tokens") or 0)
+    a.cost_usd += float(e.data.get("cost_usd") or 0.0)
+
+
+def _fallback(s: EngineState, e) -> None:
+    s.agents[e.agent].fallback = dict(e.data)
+
+
+def _budget(s: EngineState, e) -> None:
+    if e.agent:
+        s.agents[e.agent].over_budget = True
+    else:
+        s.over_budget = True
+
+
 def _agent_state(s: EngineState, e) -> None:
     s.agents[e.agent].state = e.data["state"]
 
@@ -141,6 +175,9 @@ _HANDLERS = {
     "chain_failed": _chain_failed,
     "verification": _verification,
     "agent_state": _agent_state,
+    "session_outcome": _session_outcome,
+    "agent_fallback": _fallback,
+    "budget_exceeded": _budget,
     "gate_passed": _gate,
     "gate_failed": _gate,
     "gate_approved": _gate,

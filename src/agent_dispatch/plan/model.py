@@ -59,6 +59,21 @@ def _criterion(value: object) -> object:
 Criterion = Annotated[SuccessCriterion, BeforeValidator(_criterion)]
 
 
+class Budget(_Record):
+    """A ceiling on what agent sessions may spend; exceeded: the agent stops after its turn."""
+
+    tokens: Annotated[int, Field(ge=1)] | None = None  # input + output tokens, as the CLIs report them
+    cost_usd: Annotated[float, Field(gt=0)] | None = None  # where the CLI reports cost
+
+
+class Fallback(_Record):
+    """Another model or CLI for an agent's last retry (tier 3 of the retry ladder)."""
+
+    tool: ToolName | None = None
+    model: str | None = None
+    command: tuple[NonEmpty, ...] | None = None  # for the generic ``command`` tool
+
+
 class Sprint(_Record):
     id: Annotated[str, StringConstraints(pattern=SPRINT_ID_PATTERN, max_length=64)]
     theme: NonEmpty
@@ -78,6 +93,9 @@ class Sprint(_Record):
     max_returns: Annotated[int, Field(ge=0, le=5)] = 1  # times a branch that failed to land goes back to its agent
     tag_on_ship: bool = False  # tag the base `<sprint>-complete` when the sprint ships
     worktree_dir: str | None = None  # agent worktree path template: {parent} {project} {sprint} {agent}
+    model: str | None = None  # default model for real agent CLIs (each CLI's own default otherwise)
+    base_url: str | None = None  # default model API endpoint (e.g. a local fake model server)
+    budget: Budget | None = None  # whole sprint, all agents together
 
 
 class Chain(_Record):
@@ -107,6 +125,10 @@ class Agent(_Record):
     letter: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]?$")] | None = None
     codename: str | None = None
     domain: Annotated[str, StringConstraints(pattern=NAME_PATTERN)] | None = None
+    model: str | None = None
+    base_url: str | None = None
+    budget: Budget | None = None
+    fallbacks: tuple[Fallback, ...] = ()
 
 
 class Wave(_Record):

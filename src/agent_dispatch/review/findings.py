@@ -114,6 +114,21 @@ def number_findings(drafts: Iterable[Finding], sprint_id: str, *, agent_order: S
     return [dataclasses.replace(f, id=finding_id(sprint_id, start + i)) for i, f in enumerate(ranked)]
 
 
+def stable_ids(drafts: Sequence[Finding], recorded: Sequence[Finding], sprint_id: str) -> list[Finding]:
+    """``drafts`` with the ids their fingerprints had before; unseen ones numbered after the last id."""
+    known = {f.fingerprint: f.id for f in recorded}
+    next_number = max((id_number(f.id) or 0 for f in recorded), default=0) + 1
+    out = []
+    for draft in drafts:
+        fid = known.get(draft.fingerprint)
+        if fid is None:
+            fid = finding_id(sprint_id, next_number)
+            known[draft.fingerprint] = fid
+            next_number += 1
+        out.append(dataclasses.replace(draft, id=fid))
+    return out
+
+
 def merge_findings(automated: Sequence[Finding], reviewer: Sequence[Finding], sprint_id: str) -> list[Finding]:
     """Automated findings, then the reviewer's; a reviewer finding that restates an automated one
     (same id, or same fingerprint) is dropped, one whose id is missing or taken gets the next free id."""

@@ -48,6 +48,9 @@ class EventType(enum.StrEnum):
     AGENT_RETURNED = "agent_returned"  # a branch that failed to land goes back to its agent
     FINDING = "finding"  # a RED TEAM finding (automated check or reviewer agent); data is the Finding
     FINDING_ACCEPTED = "finding_accepted"  # an operator accepted a finding's risk, with the reason
+    SESSION_OUTCOME = "session_outcome"  # the adapter's reading of a session: CLI session id, usage, denials
+    BUDGET_EXCEEDED = "budget_exceeded"  # an agent (or the sprint) spent past its token/cost budget
+    AGENT_FALLBACK = "agent_fallback"  # the agent's next sessions use a fallback CLI or model
 
 
 class AgentState(enum.StrEnum):
@@ -135,6 +138,8 @@ REQUIRED: dict[EventType, tuple[str, ...]] = {
     EventType.AGENT_RETURNED: ("kind",),
     EventType.FINDING: ("id", "severity", "file"),
     EventType.FINDING_ACCEPTED: ("id", "reason"),
+    EventType.SESSION_OUTCOME: ("reason",),
+    EventType.BUDGET_EXCEEDED: ("scope",),
 }
 
 # Types that describe one agent (or one of its chains) must name it.

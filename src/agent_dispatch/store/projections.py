@@ -21,7 +21,7 @@ from agent_dispatch.store.status import Status, to_status
 __all__ = ["PROJECTION_VERSION", "Status", "apply", "chain_key", "fold", "gate_name", "new_state",
            "project", "to_status"]
 
-PROJECTION_VERSION = 1
+PROJECTION_VERSION = 2
 OUTPUT_TAIL_CHARS = 2000  # of verification output kept in the status
 MAX_DECISIONS = 50
 
@@ -41,7 +41,7 @@ def _agent(state: State, name: str) -> dict[str, Any]:
         agents[name] = {"role": None, "wave": None, "state": "IDLE", "reason": None, "attempts": 0,
                         "session": None, "last_session": None, "current_chain": None, "retries": 0,
                         "interventions": 0, "violations": [], "verifications": {}, "report": None,
-                        "last_ts": None}
+                        "last_ts": None, "tokens": 0, "cost_usd": 0.0, "budget_exceeded": None}
     return agents[name]
 
 
@@ -117,6 +117,17 @@ def _session_ended(state: State, event: Event) -> None:
     agent = _agent(state, event.agent or "")
     agent["last_session"] = dict(event.data, ts=event.ts)
     agent["session"] = None
+
+
+def _session_outcome(state: State, event: Event) -> None:
+    agent = _agent(state, event.agent or "")
+    agent["tokens"] += int(event.data.get("input_tokens") or 0) + int(event.data.get("output_tokens") or 0)
+    agent["cost_usd"] += float(event.data.get("cost_usd") or 0.0)
+
+
+def _budget_exceeded(state: State, event: Event) -> None:
+    if event.agent:
+        _agent(state, event.agent)["budget_exceeded"] = event.data.get("detail") or event.data["scope"]
 
 
 def _agent_state(state: State, event: Event) -> None:
@@ -248,6 +259,8 @@ _HANDLERS: dict[str, Callable[[State, Event], None]] = {
     EventType.AGENT_SESSION_STARTED: _session_started,
     EventType.AGENT_SESSION_ENDED: _session_ended,
     EventType.AGENT_STATE: _agent_state,
+    EventType.SESSION_OUTCOME: _session_outcome,
+    EventType.BUDGET_EXCEEDED: _budget_exceeded,
     EventType.CHAIN_STATE: _chain_state,
     EventType.VERIFICATION: _verification,
     EventType.P0_DISCOVERED: _p0_discovered,

@@ -34,6 +34,9 @@ class AgentStatus:
     verifications: dict[str, dict[str, Any]]  # latest result per kind (build, test, verify:<chain>)
     report: dict[str, Any] | None
     last_ts: float | None
+    tokens: int = 0  # input + output tokens reported by the agent's CLI, all sessions
+    cost_usd: float = 0.0  # where the CLI reports cost
+    budget_exceeded: str | None = None  # why the agent was stopped for its budget
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,8 @@ def assess_health(state: dict[str, Any]) -> tuple[Health, list[str]]:
             yellow.append(f"chain {key} BLOCKED")
         elif chain["retries"] and chain["state"] not in SETTLED_CHAIN_STATES:
             yellow.append(f"chain {key} on retry {chain['retries']}")
+    yellow += [f"agent {name} over budget: {a['budget_exceeded']}" for name, a in agents.items()
+               if a.get("budget_exceeded")]
     yellow += [f"agent {name} territory violation: {', '.join(a['violations'][:3])}"
                for name, a in agents.items() if a["violations"]]
     if red:

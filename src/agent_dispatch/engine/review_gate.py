@@ -1,0 +1,128 @@
+"""Gate 4 inside the engine: RED TEAM findings decide which branches may enter the merge train.
+
+Before every landing the automated checks run on the candidate branches (each against the
+commit it forked from), the reviewer agent's findings (when a RED TEAM agent ran) are added, and
+`review.gate4` decides per branch from the findings and the acceptances recorded in the log.
+Finding ids stay stable across landings: a finding seen before keeps its id (matched by
+fingerprint), a new one gets the next free number.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent_dispatch.engine.runtime import Runtime
+from agent_dispatch.review import checks, gate4
+from agent_dispatch.review.findings import Finding, stable_ids
+from agent_dispatch.review.report import agent_aliases, parse_findings
+
+FINDINGS_FILENAME = "red-team-findings.md"
+
+
+@dataclass(frozen=True)
+class Gate4Result:
+    allowed: list[str]
+    blocked: dict[str, gate4.BranchDecision]
+    decisions: dict[str, gate4.BranchDecision]
+
+
+def recorded_findings(rt: Runtime) -> list[Finding]:
+    """Every finding recorded in the sprint's log (latest version per id)."""
+    return gate4.findings_from_events(rt.log.read(types=[gate4.FINDING_EVENT]))
+
+
+def reviewer_findings(rt: Runtime) -> list[Finding]:
+    """Findings the RED TEAM agent(s) wrote in ``red-team-findings.md`` on their branch (REQ-8.03)."""
+    out: list[Finding] = []
+    aliases = agent_aliases(rt.context.dispatched_agents())
+    for ctx in rt.context.dispatched_agents():
+        if ctx.base_role != "RED TEAM":
+            continue
+        path = ctx.worktree / rt.context.sprint_dir / FINDINGS_FILENAME
+        if path.is_file():
+            parsed = parse_findings(path.read_text(encoding="utf-8", errors="replace"),
+                                    sprint_id=rt.plan.sprint.id, agents=aliases)
+            out += [dataclasses.replace(f, source="reviewer") for f in parsed.findings]
+    return out
+
+
+def check_candidates(rt: Runtime, names: Sequence[str]) -> Gate4Result:
+    """Run the automated checks on ``names``' branches, record new findings, decide gate 4 for each."""
+    wanted = set(names)
+    branches = [b for b in checks.load_branches(rt.root, rt.plan, rt.context) if b.agent.name in wanted]
+    drafts = checks.run_checks(rt.root, rt.plan, rt.context, branches=branches)
+    drafts += [f for f in reviewer_findings(rt) if f.agent in wanted]
+    recorded = recorded_findings(rt)
+    findings = stable_ids([dataclasses.replace(f, id="") for f in drafts], recorded, rt.plan.sprint.id)
+    new = gate4.finding_events(findings, rt.log.read(types=[gate4.FINDING_EVENT]))
+    if new:
+        rt.log.append_many(new)
+    decisions = gate4.gate4(findings, rt.log.read(types=[gate4.ACCEPTED_EVENT, "gate_overridden"]),
+                            agents=list(names))
+    allowed, blocked = [], {}
+    for name in names:
+        decision = decisions[name]
+        gate = f"{gate4.GATE}:{name}"
+        if decision.allowed:
+            allowed.append(name)
+            rt.record("gate_passed", gate=gate, **decision.as_data())
+        else:
+            blocked[name] = decision
+            rt.record("gate_failed", gate=gate, **decision.as_data())
+    return Gate4Result(allowed, blocked, decisions)
+
+
+def latest_decisions(rt: Runtime) -> dict[str, dict]:
+    """The last gate-4 decision recorded per agent (as data)."""
+    out: dict[str, dict] = {}
+    for event in rt.log.read(types=["gate_passed", "gate_failed"]):
+        gate = str(event.data.get("gate", ""))
+        if gate.startswith(f"{gate4.GATE}:"):
+            out[gate.split(":", 1)[1]] = dict(event.data)
+    return out
+
+
+def summary_inputs(rt: Runtime, landed: set[str]) -> tuple[int, list[dict]]:
+    """(open CRITICAL findings, accepted risks) for the ship decision and SPRINT-SUMMARY.md.
+
+    Open CRITICAL: blocking CRITICAL findings of branches that did not land, plus CRITICAL findings
+    the reviewer raised about work that had already landed (they must be fixed before shipping).
+    """
+    by_id = {f.id: f for f in recorded_findings(rt)}
+    latest = latest_decisions(rt)
+    open_critical: set[str] = set()
+    accepted: list[dict] = []
+    for agent, data in latest.items():
+        if agent not in landed:
+            open_critical |= {i for i in data.get("blocking", []) if by_id.get(i) and by_id[i].severity == "CRITICAL"}
+        else:
+            for item in data.get("accepted", []):
+                finding = by_id.get(item["id"])
+                accepted.append({"id": item["id"], "severity": item["severity"], "agent": agent,
+                                 "title": finding.title if finding else "", "reason": item["reason"]})
+    acceptances = gate4.acceptances_from_events(rt.log.read(types=[gate4.ACCEPTED_EVENT]))
+    for finding in reviewer_findings(rt):
+        if finding.severity != "CRITICAL" or finding.agent not in landed:
+            continue
+        known = next((f for f in by_id.values() if f.fingerprint == finding.fingerprint), None)
+        acceptance = acceptances.get(known.id) if known else None
+        if not (acceptance and acceptance.override):
+            open_critical.add(known.id if known else finding.fingerprint)
+    return len(open_critical), accepted
+
+
+def write_reviewer_context(rt: Runtime) -> Path:
+    """The RED TEAM agent's input (REQ-8.01/8.05): every reviewable branch not yet landed, its
+    diff, completion report and automated findings; returns the file's path (outside worktrees)."""
+    from agent_dispatch.review.context import write_review_context
+
+    landed = rt.state().landed
+    branches = [b for b in checks.load_branches(rt.root, rt.plan, rt.context) if b.agent.name not in landed]
+    drafts = checks.run_checks(rt.root, rt.plan, rt.context, branches=branches)
+    findings = stable_ids([dataclasses.replace(f, id="") for f in drafts], recorded_findings(rt), rt.plan.sprint.id)
+    path = rt.state_dir / "review" / "review-context.md"
+    return write_review_context(rt.root, rt.context, branches, findings, path,
+                                findings_file=f"{rt.context.sprint_dir}/{FINDINGS_FILENAME}")
