@@ -96,7 +96,8 @@ async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionRe
     handle = rt.executor.start(spec)
     rt.record("agent_session_started", agent=name, attempt=attempt, pid=handle.record.pid,
               session_id=handle.record.session_id, record=handle.record.as_data(),
-              message=message["kind"] if message else None, tool=tool, resumed=request.resume_session)
+              message=message["kind"] if message else None, tool=tool, resumed=request.resume_session,
+              model=request.model, argv=[a if len(a) <= 200 else f"<{len(a)} chars>" for a in spec.argv])
     rt.say(f"{name}: session {attempt} started" + (f" ({message['kind']})" if message else ""))
     return await _wait(rt, name, attempt, handle)
 

@@ -140,6 +140,7 @@ REQUIRED: dict[EventType, tuple[str, ...]] = {
     EventType.FINDING_ACCEPTED: ("id", "reason"),
     EventType.SESSION_OUTCOME: ("reason",),
     EventType.BUDGET_EXCEEDED: ("scope",),
+    EventType.AGENT_FALLBACK: ("tool",),
 }
 
 # Types that describe one agent (or one of its chains) must name it.
