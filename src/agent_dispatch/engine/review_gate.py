@@ -117,12 +117,12 @@ def summary_inputs(rt: Runtime, landed: set[str]) -> tuple[int, list[dict]]:
 def write_reviewer_context(rt: Runtime) -> Path:
     """The RED TEAM agent's input (REQ-8.01/8.05): every reviewable branch not yet landed, its
     diff, completion report and automated findings; returns the file's path (outside worktrees)."""
-    from agent_dispatch.review.context import write_review_context
+    from agent_dispatch.review.context import REVIEW_CONTEXT_FILENAME, write_review_context
 
     landed = rt.state().landed
     branches = [b for b in checks.load_branches(rt.root, rt.plan, rt.context) if b.agent.name not in landed]
     drafts = checks.run_checks(rt.root, rt.plan, rt.context, branches=branches)
     findings = stable_ids([dataclasses.replace(f, id="") for f in drafts], recorded_findings(rt), rt.plan.sprint.id)
-    path = rt.state_dir / "review" / "review-context.md"
+    path = rt.state_dir / "review" / REVIEW_CONTEXT_FILENAME
     return write_review_context(rt.root, rt.context, branches, findings, path,
                                 findings_file=f"{rt.context.sprint_dir}/{FINDINGS_FILENAME}")
