@@ -87,6 +87,10 @@ class CLIAdapter:
             "XDG_CACHE_HOME": str(home / ".cache"),
             "XDG_STATE_HOME": str(home / ".local" / "state"),
         })
+        # The isolated HOME hides the user's git identity and settings: point git back at them.
+        real_config = Path(os.path.expanduser("~")) / ".gitconfig"
+        if "GIT_CONFIG_GLOBAL" not in env and real_config.is_file():
+            env["GIT_CONFIG_GLOBAL"] = str(real_config)
         env.update(self.cli_env(request, home))
         return env
 

@@ -52,7 +52,10 @@ def run_plan(plan_path: Path, *, repo: Path | None = None, options: Options = Op
 
     if not rehearse.is_file():
         raise FatalError(f"{rehearse}: no such scenario file\nhint: see docs/fake-model-server.md")
-    log = dispatch_dir(Path(repo or Path.cwd()).resolve(), "rehearsal") / "requests.jsonl"
+    from agent_dispatch.commands.operate import main_checkout
+
+    log = dispatch_dir(main_checkout(Path(repo) if repo else Path(plan_path).resolve().parent), "rehearsal")
+    log = log / "requests.jsonl"
     log.parent.mkdir(parents=True, exist_ok=True)
     with FakeModelServer(rehearse.resolve(), log=log) as server:
         output.write(f"rehearsal: fake model server at {server.url} (scenario {rehearse}, requests in {log})")
