@@ -44,6 +44,8 @@ class CLIAdapter:
     name: str = ""
     binary: str = ""  # executable name looked up on PATH; DISPATCH_<NAME>_BIN overrides
     supports_sub_agents: bool = False
+    # True when a resumed session reports usage for the whole thread so far (Codex), not just itself.
+    usage_spans_resumes: bool = False
 
     # -- subclasses implement ------------------------------------------------------------------
     def cli_argv(self, exe: str, request: SessionRequest) -> list[str]:
@@ -110,6 +112,8 @@ class CLIAdapter:
             return SessionOutcome("killed", exit_code, "session was stopped", summary)
         if exit_code is None:
             return SessionOutcome("lost", None, "exit status unknown", summary)
+        if summary.limit_reached:
+            return SessionOutcome("limit", exit_code, "turn or context limit reached", summary)
         reason = summary.failure_reason()
         if reason is None and exit_code != 0:
             reason = f"exited with status {exit_code}"

@@ -46,6 +46,7 @@ class AgentEvent:
     attempt: int | None = None
     fatal: bool = False
     success: bool | None = None
+    limit: bool = False  # FINISHED because the CLI's own turn or context limit ran out
 
     def as_data(self) -> dict[str, Any]:
         """A JSON-ready dict without empty fields (for the event log)."""
@@ -70,6 +71,7 @@ class SessionSummary:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float | None = None
+    limit_reached: bool = False  # the CLI stopped at its turn/context limit: continue, don't judge
 
     @property
     def tokens(self) -> int:
@@ -126,6 +128,7 @@ def summarize(events: Iterable[AgentEvent]) -> SessionSummary:
             s.finished = True
             s.success = e.success
             s.final_text = e.text
+            s.limit_reached = s.limit_reached or e.limit
     if total is not None:
         s.input_tokens, s.output_tokens = total.input_tokens, total.output_tokens
         s.cost_usd = total.cost_usd if total.cost_usd is not None else turn_cost

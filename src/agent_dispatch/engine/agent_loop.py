@@ -130,6 +130,14 @@ def _outcome(rt: Runtime, name: str, result: SessionResult | None) -> SessionOut
     summary = outcome.summary
     usage = {"input_tokens": summary.input_tokens, "output_tokens": summary.output_tokens,
              "cost_usd": summary.cost_usd} if summary else {}
+    if summary and getattr(get_adapter(tool), "usage_spans_resumes", False) and summary.session_id:
+        # The CLI reports the thread's running total: record this session's share only.
+        usage["thread_tokens"] = [summary.input_tokens, summary.output_tokens]
+        earlier = [e.data.get("thread_tokens") for e in rt.log.read(types=["session_outcome"])
+                   if e.agent == name and e.data.get("cli_session") == summary.session_id]
+        if earlier and earlier[-1]:
+            usage["input_tokens"] = max(0, summary.input_tokens - earlier[-1][0])
+            usage["output_tokens"] = max(0, summary.output_tokens - earlier[-1][1])
     rt.record("session_outcome", agent=name, attempt=progress.attempts, tool=tool, reason=outcome.reason,
               detail=outcome.detail, exit_code=outcome.exit_code, cli_session=outcome.cli_session, **usage,
               denied=summary.denied_tools if summary else [], errors=summary.errors if summary else [],
