@@ -1,6 +1,6 @@
 """The four wire APIs: read a request into a :class:`Conversation`, render a :class:`Reply`.
 
-Shapes follow what the real CLIs accepted (shared/reference/agent-clis.md §2). Each API has a
+Shapes follow what the real CLIs accepted. Each API has a
 ``parse_*`` and a ``render_*``; rendering returns :class:`Json` or :class:`Sse`, which the server
 writes without knowing which API it came from.
 """
