@@ -55,14 +55,14 @@ def cli_bin_dir() -> Path:
 
 def require_cli(tool: str) -> dict[str, str]:
     """The environment that finds ``tool``; skip (or fail in CI) when it is not installed."""
+    required = os.environ.get("DISPATCH_REQUIRE_REALCLI") == "1"
     if not netns_available():
-        pytest.skip("cannot create a network namespace here (unshare -n)")
+        message = "cannot create a loopback-only network namespace here (unshare -n)"
+        pytest.fail(message) if required else pytest.skip(message)
     env = {**os.environ, "PATH": f"{cli_bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}"}
     if tool != "command" and shutil.which(BINARIES[tool], path=env["PATH"]) is None:
         message = f"{tool} CLI not installed (run .ci/install-clis)"
-        if os.environ.get("DISPATCH_REQUIRE_REALCLI") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        pytest.fail(message) if required else pytest.skip(message)
     return env
 
 

@@ -1,7 +1,7 @@
 """The fake model server, over real loopback sockets: every wire API, the scenario language, the
 request log, the CLI entry point and the loopback-only network namespace.
 
-Request bodies below are trimmed copies of what the real CLIs sent (agent-clis.md §2), so the
+Request bodies below are trimmed copies of what the real CLIs sent, so the
 abstract steps are checked against each CLI's actual tool names and argument names.
 
 Optional: ``FAKELLM_REAL_CLIS=1`` also drives each real agent CLI (from ``.ci/install-clis``, or on
@@ -779,7 +779,7 @@ REAL_SCENARIO = {"rules": [{"match": "create hello", "notools": True, "steps": [
     {"text": "All done."}]}]}
 
 # Runs inside the namespace: the server and the CLI must share it. argv: cli binary workdir home
-# scenario log. Per-CLI settings are the quiet, offline ones from agent-clis.md §3.
+# scenario log. Per-CLI settings are the quiet, offline ones.
 _DRIVER = r'''
 import json, os, subprocess, sys
 from pathlib import Path

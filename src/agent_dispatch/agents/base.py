@@ -99,6 +99,9 @@ def session_env(request: SessionRequest) -> dict[str, str]:
     env = {k: v for k, v in env.items() if not k.startswith("DISPATCH_")}
     bindir = str(Path(sys.executable).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", os.defpath)
+    # Some CLIs take their project directory from $PWD before the real cwd (OpenCode did): the
+    # controller's own PWD would point them at the user's checkout instead of the worktree.
+    env["PWD"] = str(request.worktree)
     env.update(request.extra_env)
     env.update(contract_env(request))
     return env

@@ -32,7 +32,7 @@ DISALLOWED_TOOLS = ("EnterWorktree", "ExitWorktree")
 EDIT_TOOLS = frozenset({"Write", "Edit", "MultiEdit", "NotebookEdit",
                         "write_file", "edit", "replace"})
 
-# Quiet and offline: the first one alone stops every non-API lookup (agent-clis.md, obstacle 2).
+# Quiet and offline: the first one alone stops every non-API lookup.
 QUIET_ENV = {
     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     "DISABLE_AUTOUPDATER": "1",
