@@ -13,6 +13,10 @@ including every planted pair) is tried and the time is extrapolated per pair; th
 RESULT says which. identical=true means: the matrix equals the planted conflicts on every pair
 and equals the trial merges on every pair they tried.
 
+Runs in RAM (``/dev/shm``) when there is room, like bench/worktrees.py, so the trial merges are
+not slowed down by this VM's journal-less root filesystem; ``--dir`` chooses. Exits 1 when any
+conflict set differs.
+
     python bench/conflicts.py [--branches 20,100] [--baseline-pairs 600] [--dir DIR]
 """
 
@@ -123,10 +127,13 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=4800)
     parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-conflicts-", dir=args.dir))
+    shm = Path("/dev/shm")
+    in_ram = shm.is_dir() and shutil.disk_usage(shm).free > 2 * 2**30
+    work = Path(tempfile.mkdtemp(prefix="bench-conflicts-", dir=args.dir or (shm if in_ram else None)))
     try:
         repo = make_source_repo(work / "project", files=args.files)
         git(repo, "repack", "-adq")
+        print(f"repository: {len(git(repo, 'ls-files').stdout.splitlines())} files, in {work}")
         results = [run_size(repo, int(n), args.baseline_pairs) for n in args.branches.split(",")]
         print(f"{'N':>4} {'pairs':>6} {'merged':>7} {'conflicts':>9} {'matrix s':>9} {'no prefilter s':>15} "
               f"{'trial merges s':>15} {'ms/pair trial':>14} {'ratio':>7}")
@@ -143,6 +150,8 @@ def main() -> None:
                   f"ratio={r['baseline'] / r['ours']:.0f} identical={'true' if r['identical'] else 'false'}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    if not all(r["identical"] for r in results):
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -13,17 +13,24 @@ On a deterministic ~4,800-file, ~48 MB repository (bench/_common.py), for each s
   are brought up from the pool;
 * floor: ``tar -x`` of the checkout from a tarball in RAM, N times (file creation, no git).
 
-Nothing is deleted between phases (on filesystems without a journal, creating files right after a
-mass delete is several times slower; see docs/workspaces.md). The last lines are one RESULT line
-per size.
+Where: by default in RAM (``/dev/shm``, when it has room), else the system temp directory;
+``--dir`` chooses. A checkout is CPU-bound on ordinary filesystems (journaled ext4 and tmpfs give
+the same times in docs/workspaces.md), but this kind of VM often has an ext4 *without* a journal,
+where creating files right after a mass delete is several times slower and very noisy. On tmpfs
+each phase's worktrees are deleted once measured (to bound memory); elsewhere nothing is deleted
+between phases. The last lines are one RESULT line per size.
 
-    python bench/worktrees.py [--sizes 10,40] [--files 4800] [--jobs N] [--dir DIR]
+Each size runs ``--trials`` times (default 3) and every time reported is the median.
+
+    python bench/worktrees.py [--sizes 10,40] [--files 4800] [--jobs N] [--trials 3] [--dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,7 +63,8 @@ def installer(repo: Path, sprint: str, n: int):
     def install(space: AgentSpace) -> list[str]:
         own = next(c for c in claims if c.name == space.agent)
         rules = TerritoryRules(sprint=sprint, agent=space.agent, branch=space.branch, own=own, claimants=claims,
-                               sprint_dirs=(f"docs/agent-dispatch/sprints/{sprint}",), worktree=str(space.worktree))
+                               allowed=(f"docs/agent-dispatch/sprints/{sprint}/agent-{space.agent}-completion.md",),
+                               worktree=str(space.worktree))
         spec = hooks.GuardSpec(rules=rules, plan_path=repo / "dispatch.yaml", token=token, original_hooks=original,
                                claude=True, global_excludes=excludes)
         return hooks.install(space.worktree, spec)
@@ -121,28 +129,62 @@ def tar_floor(repo: Path, folder: Path, n: int) -> float:
         tarball.unlink()
 
 
-def run_size(repo: Path, work: Path, n: int, jobs: int | None) -> dict:
-    base = work / f"n{n}"
+def discard(repo: Path, folder: Path, *, enabled: bool) -> None:
+    """Delete a measured phase's worktrees (only where deleting does not slow later phases)."""
+    if enabled:
+        shutil.rmtree(folder)
+        git(repo, "worktree", "prune")
+
+
+def run_size(repo: Path, work: Path, n: int, jobs: int | None, *, in_ram: bool, trial: int = 0) -> dict:
+    base = work / f"n{n}-{trial}"
     base.mkdir()
-    baseline = timed(lambda: seed_loop(repo, base / "seed", n, f"seed{n}"))
-    ours_items = spaces(base / "dispatch", n, f"s{n}")
+    tag = f"{n}t{trial}"  # branch names per trial: trials never collide
+    baseline = timed(lambda: seed_loop(repo, base / "seed", n, f"seed{tag}"))
+    disk_mb = du_mb(base / "seed") / n
+    discard(repo, base / "seed", enabled=in_ram)
+    ours_items = spaces(base / "dispatch", n, f"s{tag}")
     (base / "dispatch").mkdir()
-    ours = timed(lambda: bring_up(repo, ours_items, f"s{n}", jobs))
+    ours = timed(lambda: bring_up(repo, ours_items, f"s{tag}", jobs))
     check_clean(ours_items)
-    checkout_items = spaces(base / "checkout", n, f"k{n}")
+    checkout_items = spaces(base / "checkout", n, f"k{tag}")
     (base / "checkout").mkdir()
-    checkout = timed(lambda: bring_up(repo, checkout_items, f"k{n}", jobs, copy=False))
+    checkout = timed(lambda: bring_up(repo, checkout_items, f"k{tag}", jobs, copy=False))
     check_clean(checkout_items)
+    discard(repo, base / "checkout", enabled=in_ram)
     floor = tar_floor(repo, base / "tar", n)
+    discard(repo, base / "tar", enabled=in_ram)
     for space in ours_items:
         agent_work(space.worktree)
     parked = worktrees.take_down(repo, ours_items, force=True)
     assert all(o.action == "parked" for o in parked), parked[0]
-    next_items = spaces(base / "dispatch", n, f"r{n}")
-    recycle = timed(lambda: bring_up(repo, next_items, f"r{n}", jobs))
+    next_items = spaces(base / "dispatch", n, f"r{tag}")
+    recycle = timed(lambda: bring_up(repo, next_items, f"r{tag}", jobs))
     check_clean(next_items)
-    return {"n": n, "baseline": baseline, "ours": ours, "checkout": checkout, "recycle": recycle, "floor": floor,
-            "disk_mb": du_mb(base / "seed") / n}
+    result = {"n": n, "baseline": baseline, "ours": ours, "checkout": checkout, "recycle": recycle, "floor": floor,
+              "disk_mb": disk_mb}
+    discard(repo, base, enabled=in_ram)
+    return result
+
+
+def measure(repo: Path, work: Path, n: int, jobs: int | None, *, in_ram: bool, trials: int) -> dict:
+    """:func:`run_size` ``trials`` times; the median of every time."""
+    runs = [run_size(repo, work, n, jobs, in_ram=in_ram, trial=t) for t in range(trials)]
+    return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+
+
+def default_dir(sizes: list[int], files: int) -> Path | None:
+    """``/dev/shm`` when it can hold two phases of the largest size (about 14 KB per file), else
+    None (the system temp directory)."""
+    shm = Path("/dev/shm")
+    needed = 2.2 * max(sizes) * files * 14_000
+    return shm if shm.is_dir() and shutil.disk_usage(shm).free > needed else None
+
+
+def filesystem(path: Path) -> str:
+    """The filesystem type of ``path`` as `stat -f` names it (``tmpfs``, ``ext2/ext3``...)."""
+    out = subprocess.run(["stat", "-f", "-c", "%T", str(path)], capture_output=True, text=True)
+    return out.stdout.strip() or "unknown"
 
 
 def main() -> None:
@@ -150,16 +192,21 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,40")
     parser.add_argument("--files", type=int, default=4800)
     parser.add_argument("--jobs", type=int, default=None, help="parallel processes (default: the tool's)")
+    parser.add_argument("--trials", type=int, default=3, help="repeat each size; report medians (this VM is shared)")
     parser.add_argument("--dir", type=Path, default=None, help="where to work (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the repositories and worktrees")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-worktrees-", dir=args.dir))
+    sizes = [int(n) for n in args.sizes.split(",")]
+    work = Path(tempfile.mkdtemp(prefix="bench-worktrees-", dir=args.dir or default_dir(sizes, args.files)))
+    in_ram = filesystem(work) == "tmpfs"
     try:
         repo = make_source_repo(work / "project", files=args.files)
         git(repo, "repack", "-adq")
         files = len(git(repo, "ls-files").stdout.splitlines())
-        print(f"repository: {files} files, jobs={args.jobs or worktrees.default_jobs()}, in {work}")
-        results = [run_size(repo, work, int(n), args.jobs) for n in args.sizes.split(",")]
+        print(f"repository: {files} files, jobs={args.jobs or worktrees.default_jobs()}, in {work} "
+              f"({filesystem(work)}), cores={os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, "
+              f"median of {args.trials} trial(s)")
+        results = [measure(repo, work, n, args.jobs, in_ram=in_ram, trials=args.trials) for n in sizes]
         print(f"{'N':>4} {'seed loop s':>12} {'dispatch s':>11} {'ratio':>6} {'--no-copy s':>12} {'ratio':>6} "
               f"{'recycle s':>10} {'ratio':>6} {'tar -x floor s':>15} {'s/wt seed':>10} {'s/wt ours':>10} {'MB/wt':>6}")
         for r in results:

@@ -25,8 +25,9 @@ def write_value(value: int) -> list[dict]:
 
 def sprint_repo(tmp_path: Path, scripts: dict[str, dict], *, extra: dict | None = None, wave_base: str = "merged",
                 same_wave: bool = False, test_command: str = "python -c 'import app'",
-                files: dict[str, str] | None = None) -> Path:
-    """A repo with agents ``alpha`` (app/a.py, wave 1) and ``beta`` (app/b.py, wave 2) and their scripts."""
+                files: dict[str, str] | None = None, commands: dict[str, list[str]] | None = None) -> Path:
+    """A repo with agents ``alpha`` (app/a.py, wave 1) and ``beta`` (app/b.py, wave 2) and their
+    scripts (``commands``: an agent's own command line instead of the scripted agent)."""
     repo = tmp_path / "proj"
     (repo / "app").mkdir(parents=True)
     (repo / "app" / "__init__.py").write_text("")
@@ -42,7 +43,8 @@ def sprint_repo(tmp_path: Path, scripts: dict[str, dict], *, extra: dict | None 
         verify = VERIFY_A if name == "alpha" else "`python -c 'import app.b'`"
         agents.append({"name": name, "role": "DATA" if name == "alpha" else "BACKEND",
                        "territory": {"include": [path]},
-                       "command": [sys.executable, "-m", "agent_dispatch.testing.scripted_agent", str(script)],
+                       "command": (commands or {}).get(name) or [sys.executable, "-m",
+                                                                  "agent_dispatch.testing.scripted_agent", str(script)],
                        "chains": [{"id": "chain-1", "priority": "P1", "title": f"{name} work",
                                    "vector": "app.main() → app.a.load()", "signal": "wrong value",
                                    "fix_site": f"{path} VALUE", "verify": verify}]})
@@ -116,17 +118,41 @@ def test_chain_failing_four_times_is_parked_and_sprint_finishes(tmp_path: Path):
     assert result.returncode == 0, result.stdout  # the P1 chain is parked with a reason: gate 3 passes
 
 
-def test_territory_violation_blocks_gate3(tmp_path: Path):
-    bad = [{"write": "app/a.py", "content": "VALUE = 2\n"}, {"write": "app/b.py", "content": "NAME = 'x'\n"},
-           {"commit": "both"}, {"report": "COMPLETE"}, {"commit": "report"}]
-    repo = sprint_repo(tmp_path, {"alpha": {"default": bad}})
+SNEAKS = {
+    # The hook refused the commit; the agent forces it through with --no-verify.
+    "no-verify": "git commit -q --no-verify -m both",
+    # The hook refused the commit; the agent commits its own file and leaves beta's lying around.
+    "uncommitted": "git restore --staged app/b.py && git commit -q -m alpha",
+}
+
+
+@pytest.mark.parametrize("sneak", list(SNEAKS))
+def test_territory_hook_refuses_the_commit_and_gate3_audits_what_slips_through(tmp_path: Path, sneak: str):
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"default": [{"report": "COMPLETE"}]}))
+    script = (f"printf 'VALUE = 2\\n' > app/a.py && printf \"NAME = 'x'\\n\" > app/b.py && git add -A\n"
+              "git commit -q -m both\n"  # layer 1: the pre-commit hook in alpha's worktree refuses it
+              f"{SNEAKS[sneak]}\n"
+              f"{sys.executable} -m agent_dispatch.testing.scripted_agent {report}\n"
+              'git add "$DISPATCH_REPORT_PATH" && git commit -q -m report\n')
+    repo = sprint_repo(tmp_path, {}, commands={"alpha": ["sh", "-c", script]})
     result = dispatch(repo, "run", str(repo / PLAN), "--yes")
     assert result.returncode == 1
+    session_log = (repo / ".dispatch" / "sprint-01" / "logs" / "alpha-1.log").read_text()
+    assert "commit refused" in session_log and "app/b.py (owned by beta; outside territory)" in session_log
+    # Layer 2: gate 3 audits the branch and the worktree, whatever the hook did not stop.
     log = events(repo)
     failed = next(e for e in log if e["type"] == "gate_failed" and e["data"]["gate"] == "gate-3:alpha")
     assert any("app/b.py" in r and "beta owns it" in r for r in failed["data"]["reasons"])
+    if sneak == "no-verify":
+        assert git(repo, "show", "sprint-01/alpha:app/b.py") == "NAME = 'x'\n"
+    else:
+        assert any(r == "uncommitted changes: app/b.py" for r in failed["data"]["reasons"])
+        assert git(repo, "show", "sprint-01/alpha:app/b.py") == "NAME = 'b'\n"
     assert not any(e["type"] == "agent_session_started" and e["agent"] == "beta" for e in log)
     assert git(repo, "show", "main:app/a.py") == "VALUE = 0\n"  # nothing landed
+    # The hooks live in alpha's worktree only: the user's own checkout has none.
+    assert subprocess.run(["git", "config", "--get", "core.hooksPath"], cwd=repo).returncode == 1
 
 
 def test_missing_report_blocks_gate3_after_nudges(tmp_path: Path):
@@ -172,13 +198,17 @@ def test_override_of_failed_wave_is_recorded(tmp_path: Path):
 def test_chain_and_p0_from_inside_a_worktree(tmp_path: Path):
     repo = sprint_repo(tmp_path, {"alpha": {"default": write_value(2)}})
     dispatch(repo, "run", str(repo / PLAN), "--yes", check=True)
-    worktree = repo.parent / "proj-sprint-01-alpha"
+    # alpha's work landed after wave 1, so wave 2's beta got alpha's worktree from the pool.
+    assert not (repo.parent / "proj-sprint-01-alpha").exists()
+    started = {e["agent"]: e["data"]["workspace"] for e in events(repo) if e["type"] == "agent_started"}
+    assert started == {"alpha": "created", "beta": "recycled"}
+    worktree = repo.parent / "proj-sprint-01-beta"
     env_run = subprocess.run([sys.executable, "-m", "agent_dispatch", "p0", "tokens logged in clear", "--file",
-                              "app/a.py", "--line", "1"], cwd=worktree, capture_output=True, text=True,
-                             env={**__import__("os").environ, "DISPATCH_AGENT": "alpha", "DISPATCH_SPRINT": "sprint-01"})
+                              "app/b.py", "--line", "1"], cwd=worktree, capture_output=True, text=True,
+                             env={**__import__("os").environ, "DISPATCH_AGENT": "beta", "DISPATCH_SPRINT": "sprint-01"})
     assert env_run.returncode == 0, env_run.stderr
     p0 = [e for e in events(repo) if e["type"] == "p0_discovered"]
-    assert p0 and p0[0]["agent"] == "alpha" and p0[0]["data"]["line"] == 1
+    assert p0 and p0[0]["agent"] == "beta" and p0[0]["data"]["line"] == 1
     status = json.loads(dispatch(repo, "status", "--json", check=True).stdout)
     assert status["health"] == "RED"  # an untriaged P0 makes the sprint RED
 

@@ -45,6 +45,10 @@ def test_only_the_agents_own_branch_moves(guarded):
                  ["git", "tag", "x"],
                  ["git", "push", ".", "HEAD:main"],
                  ["git", "push", ".", "HEAD:refs/heads/sprint-01/lead-copy"],
+                 # By path, receive-pack runs in the main checkout (no hooks there): the pre-push guard.
+                 ["git", "push", str(root), "HEAD:main"],
+                 ["git", "push", f"file://{root}", "HEAD:refs/tags/pushed"],
+                 ["git", "push", os.path.relpath(root, data), "HEAD:refs/heads/sprint-01/lead-copy"],
                  ["git", "checkout", "-q", "-b", "side-branch"],
                  ["git", "update-ref", "-d", "refs/heads/sprint-01/qa"]):
         result = run(data, *args)
@@ -52,6 +56,9 @@ def test_only_the_agents_own_branch_moves(guarded):
     assert refs(root) == before
     refused = run(data, "git", "update-ref", "refs/heads/sprint-01/qa", "HEAD")
     assert "only your own branch (sprint-01/data) may move here" in refused.stderr.lower()
+    refused = run(data, "git", "push", str(root), "HEAD:refs/tags/pushed")
+    assert "refused to push refs/tags/pushed into this repository" in refused.stderr
+    assert run(data, "git", "push", str(root), "HEAD:refs/heads/sprint-01/data").returncode == 0  # its own
 
     assert run(data, "git", "commit", "-q", "--amend", "-m", "data: work, amended").returncode == 0
     assert run(data, "git", "reset", "-q", "--hard", "HEAD~1").returncode == 0

@@ -24,7 +24,8 @@ SHARED = """
 shared_files:
   - {path: CHANGELOG.md, owner: lead, policy: add-only}
 """
-REPORT = "docs/agent-dispatch/sprints/sprint-01/agent-F-completion.md"
+REPORT = "docs/agent-dispatch/sprints/sprint-01/agent-F-completion.md"  # data's
+QA_REPORT = "docs/agent-dispatch/sprints/sprint-01/agent-E-completion.md"
 
 
 @pytest.fixture
@@ -51,9 +52,14 @@ def test_a_commit_outside_territory_is_refused_with_the_owner(sprint):
     assert "bookshop/store.py" not in refused.stderr
     git(data, "restore", "--staged", "--worktree", "bookshop/api.py")
     assert commit(data, "-m", "store").returncode == 0
-    # Its completion report and the sprint's RED TEAM files are always allowed.
+    # Its own completion report is always allowed; another agent's is not.
+    (data / QA_REPORT).write_text("# qa's report, written by data\n")
+    git(data, "add", "-A")
+    refused = commit(data, "-m", "qa's report")
+    assert refused.returncode == 1 and f"{QA_REPORT} (" in refused.stderr
+    git(data, "rm", "-q", "--cached", QA_REPORT)
+    (data / QA_REPORT).unlink()
     (data / REPORT).write_text("# report\n")
-    (data / "docs/agent-dispatch/sprints/sprint-01/red-team-notes.md").write_text("notes\n")
     git(data, "add", "-A")
     assert commit(data, "-m", "report").returncode == 0
     # `commit -a` checks the index git is about to commit (GIT_INDEX_FILE), not the old one.
@@ -149,5 +155,8 @@ def test_hook_rules_agree_with_the_plan_territory(example_repo: Path, tmp_path: 
         for path in files:
             assert rules.owner_of(path) == owner_of(plan, path), path
             assert rules.own.owns(path) == matcher.owns(path), path
+    assert rules_from_plan(plan, "lead").allowed == (
+        "docs/agent-dispatch/sprints/sprint-01/agent-G-completion.md",
+        "docs/agent-dispatch/sprints/sprint-01/SPRINT-SUMMARY.md")
     write_rules(tmp_path / "rules.json", rules_from_plan(plan, "qa"))
     assert read_rules(tmp_path / "rules.json") == rules_from_plan(plan, "qa")

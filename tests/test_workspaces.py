@@ -157,11 +157,18 @@ def test_worktrees_copied_from_the_template_are_real_clean_checkouts(tmp_path: P
     from agent_dispatch.workspace.layout import AgentSpace
 
     root, _ = sprint_repo(tmp_path)
+    (root / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (root / "run.sh").chmod(0o755)
+    git(root, "add", "run.sh")
+    git(root, "commit", "-q", "-m", "an executable")
     spaces = [AgentSpace(a, f"s/{a}", tmp_path / f"copy-{a}") for a in ("one", "two", "three")]
     outcomes = worktrees.bring_up(root, spaces, base="main", copy=True)
     assert [o.action for o in outcomes] == ["created"] * 3, outcomes
     template = tmp_path / ".bookshop-dispatch-template"
     assert git(template, "status", "--porcelain", "--ignored") == ""
+    archives = list(Path(git(template, "rev-parse", "--absolute-git-dir").strip()).glob("files-*.tar"))
+    assert [a.name for a in archives] == [f"files-{git(root, 'rev-parse', 'main').strip()}.tar"]
+    assert os.access(spaces[0].worktree / "run.sh", os.X_OK)
     tracked = git(root, "ls-files").split()
     for space in spaces:
         wt = space.worktree
@@ -177,3 +184,78 @@ def test_worktrees_copied_from_the_template_are_real_clean_checkouts(tmp_path: P
     git(spaces[0].worktree, "commit", "-q", "-am", "edit")
     assert git(root, "log", "-1", "--format=%s", "s/one").strip() == "edit"
     assert (template / "bookshop" / "store.py").read_text() == text
+
+
+def test_a_run_that_died_midway_is_finished_by_the_next_one(tmp_path: Path):
+    """Kill -9 between registering a worktree and writing its files, or in the middle of a recycle:
+    the next `up` completes both instead of leaving an empty or half-switched checkout."""
+    from agent_dispatch.workspace import pool, worktrees
+    from agent_dispatch.workspace.layout import AgentSpace
+
+    root, _ = sprint_repo(tmp_path)
+    registered = AgentSpace("one", "s/one", tmp_path / "one")
+    git(root, "worktree", "add", "-q", "--no-checkout", "-b", "s/one", str(registered.worktree), "main")
+    switching = AgentSpace("two", "s/two", tmp_path / "two")
+    git(root, "worktree", "add", "-q", "--detach", str(tmp_path / "parked"), "main")
+    (tmp_path / "parked" / "bookshop" / "store.py").write_text("# the previous agent's edit\n")
+    git(root, "branch", "s/two", "main")
+    (pool._recycling(tmp_path / "parked")).parent.mkdir(parents=True)
+    pool._recycling(tmp_path / "parked").touch()  # died right after moving it to its new path:
+    git(root, "worktree", "move", str(tmp_path / "parked"), str(switching.worktree))
+
+    outcomes = worktrees.bring_up(root, [registered, switching], base="main")
+    assert [(o.action, o.error) for o in outcomes] == [("exists", None), ("exists", None)]
+    for space in (registered, switching):
+        assert git(space.worktree, "branch", "--show-current").strip() == space.branch
+        assert git(space.worktree, "status", "--porcelain", "--untracked-files=all") == ""
+        assert (space.worktree / "bookshop" / "store.py").read_text() == (root / "bookshop" / "store.py").read_text()
+    assert not pool.is_recycling(switching.worktree)
+
+
+def test_only_landed_clean_worktrees_are_freed_for_the_next_agents(tmp_path: Path):
+    from agent_dispatch.workspace import worktrees
+    from agent_dispatch.workspace.layout import AgentSpace
+
+    root, _ = sprint_repo(tmp_path)
+    spaces = [AgentSpace(a, f"s/{a}", tmp_path / a) for a in ("landed", "dirty", "open")]
+    assert all(o.ok for o in worktrees.bring_up(root, spaces, base="main"))
+    for space in spaces:
+        (space.worktree / f"{space.agent}.txt").write_text("work\n")
+        git(space.worktree, "add", "-A")
+        git(space.worktree, "commit", "-q", "--no-verify", "-m", space.agent)
+    git(root, "merge", "-q", "--no-edit", "s/landed", "s/dirty")  # "open" has not landed
+    (spaces[1].worktree / "dirty.txt").write_text("more work, not committed\n")
+
+    outcomes = worktrees.free_landed(root, spaces, base="main")
+    assert [(o.agent, o.action) for o in outcomes] == [("landed", "parked")]
+    assert not spaces[0].worktree.exists() and spaces[1].worktree.exists() and spaces[2].worktree.exists()
+    later = AgentSpace("later", "s/later", tmp_path / "later")
+    assert [o.action for o in worktrees.bring_up(root, [later], base="main")] == ["recycled"]
+    assert (later.worktree / "landed.txt").exists()  # main has the landed work; the branch starts there
+
+
+def test_the_plan_can_put_worktrees_elsewhere(tmp_path: Path):
+    from agent_dispatch.artifacts.context import build_context
+    from agent_dispatch.plan.loader import load_plan
+
+    root, plan = sprint_repo(tmp_path)
+    plan.write_text(plan.read_text().replace("  wave_base: merged\n",
+                                             "  wave_base: merged\n  worktree_dir: ../trees/{sprint}/{agent}\n"))
+    git(root, "commit", "-q", "-am", "worktree_dir")
+    assert workspaces_up(plan, jobs=2) == 0
+    expected = tmp_path / "trees" / "sprint-01" / "data"
+    assert git(expected, "branch", "--show-current").strip() == "sprint-01/data"
+    context = build_context(load_plan(plan).plan, root)
+    assert context.agent("data").worktree == expected  # the engine's sessions run in the same place
+
+
+def test_a_finished_agents_worktree_goes_back_to_the_pool(tmp_path: Path, capsys):
+    root, plan = sprint_repo(tmp_path)
+    run_cli(root, "workspaces", "up", str(plan), check=True)
+    result = run_cli(root, "workspaces", "down", str(plan), "--agent", "data", "--json", check=True)
+    assert [(o["agent"], o["action"]) for o in json.loads(result.stdout)] == [("data", "parked")]
+    assert not worktree(root, "data").exists() and worktree(root, "qa").exists()
+    assert "no worktree for agent(s) 'nobody'" in run_cli(root, "workspaces", "down", str(plan), "--agent", "nobody").stderr
+    assert workspaces_up(plan) == 0  # the next agent needing a worktree (here data again) gets it from the pool
+    out = capsys.readouterr().out
+    assert "data      recycled" in out and "qa        exists" in out

@@ -283,6 +283,7 @@ def workspaces_list(plan: PlanArg, repo: RepoOpt = None, json: JsonOpt = False) 
 def workspaces_down(
     plan: PlanArg,
     repo: RepoOpt = None,
+    agent: Annotated[Optional[list[str]], typer.Option("--agent", help="Only this agent's worktree (repeatable), e.g. one that finished.")] = None,
     remove: Annotated[bool, typer.Option("--remove", help="Delete the worktrees instead of parking them for reuse.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Even with uncommitted changes (they are discarded).")] = False,
     json: JsonOpt = False,
@@ -290,7 +291,7 @@ def workspaces_down(
     """Park agent worktrees in the pool for the next agents (or --remove them); branches are kept."""
     from agent_dispatch.commands.workspaces import workspaces_down as down
 
-    _run(down, plan, repo=repo, remove=remove, force=force, as_json=json)
+    _run(down, plan, repo=repo, agents=tuple(agent or ()), remove=remove, force=force, as_json=json)
 
 
 territory_app = typer.Typer(help="Territory checks.", no_args_is_help=True)

@@ -687,3 +687,14 @@ def is_pristine(worktree: str | Path) -> bool:
     """True when ``worktree`` has no changes and no untracked or ignored files at all."""
     out = git("status", "--porcelain", "--untracked-files=all", "--ignored", cwd=worktree, check=False)
     return out.ok and not out.stdout.strip()
+
+
+def add_detached_worktree_unpopulated(root: str | Path, path: str | Path, commit: str) -> None:
+    """Register a worktree at ``path`` with a detached HEAD at ``commit``, without writing its files."""
+    git("worktree", "add", "-q", "--no-checkout", "--detach", str(path), commit, cwd=root)
+
+
+def rewrite_index(worktree: str | Path) -> None:
+    """Refresh the index of ``worktree`` against its files and write it out even if nothing changed
+    (a fresh index file mtime: entries older than it are no longer "racily clean")."""
+    git("update-index", "-q", "--refresh", "--force-write-index", cwd=worktree, check=False)

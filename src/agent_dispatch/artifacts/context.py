@@ -197,7 +197,7 @@ def build_context(
                 tool=agent.tool or plan.sprint.tool,
                 wave=waves.get(agent.name),
                 branch=paths.branch_name(sid, agent.name),
-                worktree=paths.worktree_path(repo_root, sid, agent.name),
+                worktree=paths.worktree_path(repo_root, sid, agent.name, plan.sprint.worktree_dir),
                 task_doc=paths.task_doc_path(sid, letter, domain, directory=folder),
                 report=paths.report_path(sid, letter, directory=folder),
                 prompt=paths.prompt_path(sid, letter, agent.name, directory=folder),

@@ -34,9 +34,15 @@ def branch_name(sprint_id: str, agent_name: str) -> str:
     return f"{sprint_id}/{agent_name}"
 
 
-def worktree_path(repo_root: Path, sprint_id: str, agent_name: str) -> Path:
-    """The agent's worktree, next to the repository: ``<PARENT>/<PROJECT>-<sprint>-<agent>``."""
-    return repo_root.parent / f"{repo_root.name}-{sprint_id}-{agent_name}"
+def worktree_path(repo_root: Path, sprint_id: str, agent_name: str, template: str | None = None) -> Path:
+    """The agent's worktree: ``<PARENT>/<PROJECT>-<sprint>-<agent>`` by default, else ``template``
+    (placeholders ``{parent} {project} {sprint} {agent}``; a relative result is taken relative to
+    the repository root)."""
+    if not template:
+        return repo_root.parent / f"{repo_root.name}-{sprint_id}-{agent_name}"
+    text = template.format(parent=repo_root.parent, project=repo_root.name, sprint=sprint_id, agent=agent_name)
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else (repo_root / path).resolve()
 
 
 def task_doc_name(letter: str, domain: str) -> str:

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from agent_dispatch import git, output
-from agent_dispatch.commands.workspaces import load_sprint
+from agent_dispatch.commands.workspaces import Sprint, load_sprint
 from agent_dispatch.workspace.conflicts import conflict_matrix
 from agent_dispatch.workspace.overlap import planned_overlaps
 from agent_dispatch.workspace.worktrees import ensure_commit_graph
@@ -42,7 +42,7 @@ def show_conflicts(plan_path: Path, *, repo: Path | None = None, as_json: bool =
     return 0
 
 
-def _show_planned(sprint, *, as_json: bool) -> int:
+def _show_planned(sprint: Sprint, *, as_json: bool) -> int:
     overlaps = planned_overlaps(sprint.plan, git.list_tracked_files(sprint.root), [s.agent for s in sprint.spaces])
     if as_json:
         output.write_json([o.as_data() for o in overlaps])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from agent_dispatch import git, output
 from agent_dispatch.artifacts import paths
-from agent_dispatch.commands.workspaces import load_sprint
+from agent_dispatch.commands.workspaces import Sprint, load_sprint
 from agent_dispatch.errors import FatalError
 from agent_dispatch.workspace.territory import agent_changes, check, rules_from_plan
 
@@ -19,14 +19,8 @@ def _from_worktree(cwd: Path) -> tuple[str | None, str | None]:
     return git.get_config(cwd, "dispatch.plan"), git.get_config(cwd, "dispatch.agent")
 
 
-def territory_check(agent: str | None = None, *, plan_path: Path | None = None, repo: Path | None = None,
-                    as_json: bool = False, cwd: Path | None = None) -> int:
-    """List the agent's changed files (committed or not) outside its territory; 1 when any.
-
-    Inside an agent worktree the plan and agent come from the worktree's config; elsewhere pass
-    ``plan_path`` and ``agent``.
-    """
-    cwd = (cwd or Path.cwd()).resolve()
+def _resolve(agent: str | None, plan_path: Path | None, repo: Path | None, cwd: Path) -> tuple[Sprint, str, Path | None]:
+    """(sprint, agent, worktree or None) from the arguments, this worktree's config, or the env."""
     recorded_plan, recorded_agent = _from_worktree(cwd)
     plan_path = plan_path or (Path(recorded_plan) if recorded_plan else None)
     if plan_path is None:
@@ -42,6 +36,18 @@ def territory_check(agent: str | None = None, *, plan_path: Path | None = None, 
     worktree = git.get_root(cwd) if recorded_agent == agent else git.worktree_of_branch(sprint.root, branch)
     if worktree is None and not git.branch_exists(sprint.root, branch):
         raise FatalError(f"agent {agent!r} has no branch {branch!r} yet\nhint: dispatch workspaces up {plan_path}")
+    return sprint, agent, worktree
+
+
+def territory_check(agent: str | None = None, *, plan_path: Path | None = None, repo: Path | None = None,
+                    as_json: bool = False, cwd: Path | None = None) -> int:
+    """List the agent's changed files (committed or not) outside its territory; 1 when any.
+
+    Inside an agent worktree the plan and agent come from the worktree's config; elsewhere pass
+    ``plan_path`` and ``agent``.
+    """
+    sprint, agent, worktree = _resolve(agent, plan_path, repo, (cwd or Path.cwd()).resolve())
+    branch = paths.branch_name(sprint.plan.sprint.id, agent)
     rules = rules_from_plan(sprint.plan, agent, sprint_dir=sprint.context.sprint_dir)
     changes = agent_changes(sprint.root, base=sprint.plan.sprint.base_branch, branch=branch, worktree=worktree)
     violations = check(rules, changes)

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from agent_dispatch import git, output
+from agent_dispatch import output
 from agent_dispatch.artifacts.context import SprintContext, build_context, sprint_dir_for
 from agent_dispatch.commands.common import load_checked
 from agent_dispatch.errors import FatalError
 from agent_dispatch.plan.model import Plan
-from agent_dispatch.workspace import guard, hooks, layout, status, template, worktrees
+from agent_dispatch.workspace import layout, status, template, worktrees
+from agent_dispatch.workspace.install import sprint_installer
 from agent_dispatch.workspace.layout import AgentSpace
-from agent_dispatch.workspace.territory import rules_from_plan
 from agent_dispatch.workspace.worktrees import Outcome
 
 
@@ -44,20 +44,7 @@ def load_sprint(plan_path: Path, repo: Path | None = None) -> Sprint:
 
 def guard_installer(sprint: Sprint) -> Callable[[AgentSpace], list[str]]:
     """The per-worktree install step of ``up``: territory rules, hooks, Claude Code settings."""
-    token = guard.repo_token(sprint.root)
-    original = git.hooks_dir(sprint.root)
-    excludes = hooks.global_excludes(sprint.root)
-    everyone = [sprint.root] + [s.worktree for s in sprint.spaces]
-
-    def install(space: AgentSpace) -> list[str]:
-        agent = sprint.context.agent(space.agent)
-        rules = rules_from_plan(sprint.plan, space.agent, sprint_dir=sprint.context.sprint_dir,
-                                worktree=space.worktree, foreign_roots=[p for p in everyone if p != space.worktree])
-        spec = hooks.GuardSpec(rules=rules, plan_path=sprint.plan_path, token=token, original_hooks=original,
-                               claude=agent.tool == "claude", global_excludes=excludes)
-        return hooks.install(space.worktree, spec)
-
-    return install
+    return sprint_installer(sprint.plan, sprint.plan_path, sprint.root, sprint.context, sprint.spaces)
 
 
 @contextlib.contextmanager
@@ -108,13 +95,18 @@ def workspaces_up(plan_path: Path, *, repo: Path | None = None, jobs: int | None
     return _report(outcomes, "workspaces up", as_json=as_json)
 
 
-def workspaces_down(plan_path: Path, *, repo: Path | None = None, remove: bool = False, force: bool = False,
-                    as_json: bool = False) -> int:
-    """Park every agent worktree in the pool for reuse (``remove``: delete them and the template
-    checkout); branches stay."""
+def workspaces_down(plan_path: Path, *, repo: Path | None = None, agents: Sequence[str] = (), remove: bool = False,
+                    force: bool = False, as_json: bool = False) -> int:
+    """Park every agent worktree (or only those of ``agents``, e.g. finished ones) in the pool for
+    reuse (``remove``: delete them, and the template checkout when all go); branches stay."""
     sprint = load_sprint(plan_path, repo)
-    outcomes = worktrees.take_down(sprint.root, sprint.spaces, remove=remove, force=force)
-    if remove:
+    known = [s.agent for s in sprint.spaces]
+    unknown = [a for a in agents if a not in known]
+    if unknown:
+        raise FatalError(f"no worktree for agent(s) {', '.join(map(repr, unknown))}; agents with one: {', '.join(known)}")
+    spaces = [s for s in sprint.spaces if not agents or s.agent in agents]
+    outcomes = worktrees.take_down(sprint.root, spaces, remove=remove, force=force)
+    if remove and not agents:
         for directory in {s.worktree.resolve().parent for s in sprint.spaces}:
             template.remove(sprint.root, template.template_path(directory, sprint.root.name))
     return _report(outcomes, "workspaces down", as_json=as_json)

@@ -8,9 +8,10 @@ files...) are optional with defaults, so a plan in the seed's own format loads u
 from __future__ import annotations
 
 import re
+import string
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 Priority = Literal["P0", "P1", "P2", "P3"]
 Tone = Literal["professional", "collaborative", "maximum"]
@@ -74,6 +75,20 @@ class Fallback(_Record):
     command: tuple[NonEmpty, ...] | None = None  # for the generic ``command`` tool
 
 
+def _worktree_template(value: str) -> str:
+    fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+    allowed = {"parent", "project", "sprint", "agent"}
+    if fields - allowed:
+        raise ValueError(f"unknown placeholder(s) {', '.join(sorted(fields - allowed))} in {value!r}; "
+                         "use {parent} {project} {sprint} {agent}")
+    if "agent" not in fields:
+        raise ValueError(f"{value!r} must contain {{agent}}: every agent needs its own worktree")
+    return value
+
+
+WorktreeTemplate = Annotated[str, AfterValidator(_worktree_template)]
+
+
 class Sprint(_Record):
     id: Annotated[str, StringConstraints(pattern=SPRINT_ID_PATTERN, max_length=64)]
     theme: NonEmpty
@@ -92,7 +107,7 @@ class Sprint(_Record):
     merge_slots: Annotated[int, Field(ge=1, le=16)] = 1  # parallel validation worktrees
     max_returns: Annotated[int, Field(ge=0, le=5)] = 1  # times a branch that failed to land goes back to its agent
     tag_on_ship: bool = False  # tag the base `<sprint>-complete` when the sprint ships
-    worktree_dir: str | None = None  # agent worktree path template: {parent} {project} {sprint} {agent}
+    worktree_dir: WorktreeTemplate | None = None  # agent worktree path template: {parent} {project} {sprint} {agent}
     model: str | None = None  # default model for real agent CLIs (each CLI's own default otherwise)
     base_url: str | None = None  # default model API endpoint (e.g. a local fake model server)
     budget: Budget | None = None  # whole sprint, all agents together

@@ -25,7 +25,7 @@ from agent_dispatch.workspace.rules import TerritoryRules, write_rules
 HOOK_MODULE = "agent_dispatch.workspace.hook_entry"
 CLAUDE_SETTINGS = ".claude/settings.local.json"
 CLAUDE_MATCHER = "Write|Edit|MultiEdit|NotebookEdit"
-OWN_HOOKS = ("pre-commit", "reference-transaction")
+OWN_HOOKS = ("pre-commit", "reference-transaction", "pre-push")
 CONFIG_KEYS = ("core.hooksPath", "core.excludesFile", "gc.auto", "dispatch.agent", "dispatch.plan")
 
 
@@ -84,6 +84,8 @@ def _install_hooks(spec: GuardSpec, hooks: Path, rules_file: Path) -> None:
     _write_script(hooks / "reference-transaction", guard.script(
         agent=spec.rules.agent, branch=spec.rules.branch, token=spec.token,
         original=_original(spec, "reference-transaction")))
+    _write_script(hooks / "pre-push", guard.push_script(
+        agent=spec.rules.agent, branch=spec.rules.branch, token=spec.token, original=_original(spec, "pre-push")))
     if spec.original_hooks.is_dir():
         for hook in spec.original_hooks.iterdir():
             if hook.name not in OWN_HOOKS and "." not in hook.name and _original(spec, hook.name):

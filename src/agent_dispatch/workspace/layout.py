@@ -12,8 +12,6 @@ from agent_dispatch.plan.model import Plan
 from agent_dispatch.plan.roster import base_role
 from agent_dispatch.plan.validate import dispatched_agents
 
-# Same default as ``artifacts.paths.worktree_path``: <parent>/<project>-<sprint>-<agent>.
-DEFAULT_TEMPLATE = "{parent}/{project}-{sprint}-{agent}"
 # Held while adding or moving a worktree: git 2.39 reads every worktree's admin directory during
 # `worktree add` and dies on one another thread is still creating ("failed to read .../commondir").
 REGISTRY_LOCK = threading.Lock()
@@ -30,11 +28,9 @@ class AgentSpace:
 
 
 def worktree_path(root: Path, sprint: str, agent: str, template: str | None = None) -> Path:
-    """The agent's worktree from ``template`` (placeholders ``{parent} {project} {sprint} {agent}``);
-    a relative result is taken relative to the repository root."""
-    text = (template or DEFAULT_TEMPLATE).format(parent=root.parent, project=root.name, sprint=sprint, agent=agent)
-    path = Path(text).expanduser()
-    return path if path.is_absolute() else (root / path).resolve()
+    """The agent's worktree: the plan's ``sprint.worktree_dir`` template or the default
+    ``<parent>/<project>-<sprint>-<agent>`` (the engine's context uses the same function)."""
+    return paths.worktree_path(root, sprint, agent, template)
 
 
 def pool_slot(directory: Path, project: str, taken: set[Path]) -> Path:

@@ -19,6 +19,8 @@ from agent_dispatch.errors import FatalError
 from agent_dispatch.workspace import hooks, layout
 from agent_dispatch.workspace.layout import AgentSpace
 
+RECYCLING_MARKER = "recycling"  # in the worktree's git directory while a recycle is under way
+
 
 def parked(worktrees: Iterable[git.Worktree], project: str) -> list[Path]:
     """Pooled worktrees ready for reuse, in name order."""
@@ -57,16 +59,35 @@ def release(root: Path, worktree: Path, *, force: bool = False, taken: set[Path]
     return destination
 
 
+def _recycling(worktree: Path) -> Path:
+    return git.worktree_git_dir(worktree) / "dispatch" / RECYCLING_MARKER
+
+
+def is_recycling(worktree: Path) -> bool:
+    """True when a recycle of ``worktree`` was started and did not finish (the process died)."""
+    return _recycling(worktree).exists()
+
+
 def recycle(root: Path, pooled: Path, space: AgentSpace, *, base: str, keep_ignored: bool = False) -> None:
     """Turn the parked worktree ``pooled`` into ``space``: its path, its branch, no leftovers.
 
     The branch is created from ``base`` when it does not exist yet. Only files that differ are
-    rewritten. Ignored files (build outputs) are deleted too unless ``keep_ignored``.
+    rewritten. Ignored files (build outputs) are deleted too unless ``keep_ignored``. A marker in
+    the worktree's git directory lets a later run finish a recycle that was interrupted.
     """
     if not git.branch_exists(root, space.branch):
         git.create_branch(root, space.branch, base)
+    marker = _recycling(pooled)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
     with layout.REGISTRY_LOCK:
         git.move_worktree(root, pooled, space.worktree)
+    finish_recycle(space, keep_ignored=keep_ignored)
+
+
+def finish_recycle(space: AgentSpace, *, keep_ignored: bool = False) -> None:
+    """Check out ``space``'s branch in its (moved) worktree and drop everything else."""
     git.point_head(space.worktree, space.branch)  # the caller made sure no other worktree has it
     git.reset_hard(space.worktree)
     git.clean_untracked(space.worktree, ignored=not keep_ignored)
+    _recycling(space.worktree).unlink(missing_ok=True)

@@ -9,7 +9,6 @@ owned when an include pattern matches and no exclude pattern does (tests keep th
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,19 +17,7 @@ from pathlib import Path
 
 import pathspec
 
-RULES_VERSION = 1
-# Files in the sprint folder every agent may write whatever its territory (see always_allowed).
-ALWAYS_ALLOWED_NAMES = ("agent-*-completion.md", "red-team-*.md")
-
-
-def always_allowed(path: str, sprint_dirs: Iterable[str]) -> bool:
-    """True for the completion reports and RED TEAM files directly in a sprint folder.
-
-    The one place that says which sprint files an agent may always write; point it at the
-    canonical helpers in ``artifacts.paths`` when those name each agent's files exactly.
-    """
-    folder, _, name = path.rpartition("/")
-    return folder in set(sprint_dirs) and any(fnmatch.fnmatchcase(name, p) for p in ALWAYS_ALLOWED_NAMES)
+RULES_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -89,7 +76,7 @@ class TerritoryRules:
     own: Claim
     claimants: tuple[Claim, ...]  # every agent whose territory counts for ownership, plan order
     shared: tuple[SharedRule, ...] = ()
-    sprint_dirs: tuple[str, ...] = ()
+    allowed: tuple[str, ...] = ()  # sprint files this agent is asked to write: always writable
     worktree: str = ""  # absolute worktree path (for tool hooks that get absolute file paths)
     foreign_roots: tuple[str, ...] = field(default=())  # other checkouts of the repo: never writable
 
@@ -106,7 +93,7 @@ class TerritoryRules:
         ``removed_lines`` is what the change deletes from the file (None: unknown, as before an
         edit happens); an ``add-only`` shared file then passes and the commit hook decides.
         """
-        if always_allowed(path, self.sprint_dirs):
+        if path in self.allowed:
             return None
         shared = next((s for s in self.shared if s.path == path), None)
         if shared is not None:
@@ -136,7 +123,7 @@ class TerritoryRules:
             "version": RULES_VERSION, "sprint": self.sprint, "agent": self.agent, "branch": self.branch,
             "own": claim(self.own), "claimants": [claim(c) for c in self.claimants],
             "shared": [{"path": s.path, "owner": s.owner, "policy": s.policy} for s in self.shared],
-            "sprint_dirs": list(self.sprint_dirs), "worktree": self.worktree,
+            "allowed": list(self.allowed), "worktree": self.worktree,
             "foreign_roots": list(self.foreign_roots),
         }
 
@@ -148,7 +135,7 @@ class TerritoryRules:
             sprint=data["sprint"], agent=data["agent"], branch=data["branch"], own=claim(data["own"]),
             claimants=tuple(claim(c) for c in data["claimants"]),
             shared=tuple(SharedRule(s["path"], s["owner"], s.get("policy", "add-only")) for s in data.get("shared", ())),
-            sprint_dirs=tuple(data.get("sprint_dirs", ())), worktree=data.get("worktree", ""),
+            allowed=tuple(data.get("allowed", ())), worktree=data.get("worktree", ""),
             foreign_roots=tuple(data.get("foreign_roots", ())),
         )
 

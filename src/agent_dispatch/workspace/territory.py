@@ -8,7 +8,10 @@ from pathlib import Path
 
 from agent_dispatch import git
 from agent_dispatch.artifacts import paths
+from agent_dispatch.artifacts.context import assign_letters
+from agent_dispatch.artifacts.summary import SUMMARY_FILENAME
 from agent_dispatch.plan.model import Plan
+from agent_dispatch.plan.roster import base_role
 from agent_dispatch.plan.territory import is_claimant, parse_pattern
 from agent_dispatch.workspace.rules import Claim, SharedRule, TerritoryRules, Violation
 
@@ -16,6 +19,20 @@ from agent_dispatch.workspace.rules import Claim, SharedRule, TerritoryRules, Vi
 def _claim(name: str, include: Sequence[str], exclude: Sequence[str]) -> Claim:
     return Claim(name, tuple(parse_pattern(p).pattern for p in include),
                  tuple(parse_pattern(p).pattern for p in exclude))
+
+
+def sprint_files(plan: Plan, agent: str, sprint_dir: str | None = None) -> tuple[str, ...]:
+    """The sprint files ``agent`` is asked to write, whatever its territory: its completion report,
+    plus the findings for a RED TEAM agent and SPRINT-SUMMARY.md for LEAD (and ORCHESTRATOR)."""
+    sid = plan.sprint.id
+    letter = assign_letters(plan)[0][agent]
+    files = [paths.report_path(sid, letter, directory=sprint_dir)]
+    role = base_role(plan.agent(agent).role)
+    if role == "RED TEAM":
+        files.append(paths.findings_path(sid, directory=sprint_dir))
+    if role in ("LEAD", "ORCHESTRATOR"):
+        files.append(f"{sprint_dir or paths.sprint_dir(sid)}/{SUMMARY_FILENAME}")
+    return tuple(files)
 
 
 def rules_from_plan(
@@ -28,12 +45,11 @@ def rules_from_plan(
 ) -> TerritoryRules:
     """The snapshot of ``agent``'s territory that hooks and ``territory check`` evaluate.
 
-    ``sprint_dir`` is the repository-relative folder holding the plan (its reports are always
-    writable, as is the canonical sprint folder).
+    ``sprint_dir`` is the repository-relative folder holding the plan, where the agent's own
+    sprint files go (:func:`sprint_files`).
     """
     me = plan.agent(agent)
     sid = plan.sprint.id
-    dirs = tuple(dict.fromkeys(d for d in (sprint_dir, paths.sprint_dir(sid)) if d))
     return TerritoryRules(
         sprint=sid,
         agent=agent,
@@ -42,7 +58,7 @@ def rules_from_plan(
         claimants=tuple(_claim(a.name, a.territory.include, a.territory.exclude)
                         for a in plan.agents if is_claimant(a)),
         shared=tuple(SharedRule(s.path, s.owner, s.policy) for s in plan.shared_files),
-        sprint_dirs=dirs,
+        allowed=sprint_files(plan, agent, sprint_dir),
         worktree=str(worktree or ""),
         foreign_roots=tuple(str(p) for p in foreign_roots),
     )

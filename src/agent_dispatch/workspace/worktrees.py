@@ -1,8 +1,11 @@
 """Agent worktrees: repository hygiene, parallel idempotent creation, parking and removal.
 
-Creating a checkout is CPU-bound (inflating blobs) plus file creation, so the lever is process
-parallelism: one ``git worktree add`` per thread, ``jobs`` at a time. Every step is idempotent:
-a re-run after a partial failure finishes what is missing and leaves finished worktrees alone.
+Creating a checkout is CPU-bound (inflating blobs) plus file creation, so the levers are process
+parallelism (one worktree per thread, ``jobs`` at a time) and doing less: many new worktrees are
+filled from a template archive (:mod:`~agent_dispatch.workspace.template`), freed ones are
+recycled from the pool (:mod:`~agent_dispatch.workspace.pool`). Every step is idempotent: a
+re-run after a partial failure, or after the process was killed halfway, finishes what is missing
+and leaves finished worktrees alone.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from agent_dispatch.workspace.layout import AgentSpace
 Action = Literal["created", "recycled", "exists", "parked", "removed", "absent", "failed"]
 Install = Callable[[AgentSpace], list[str]]  # installs guards; returns notes for the operator
 Done = Callable[["Outcome"], None]
+Source = tuple[Path, str]  # a template checkout and the commit its archive holds
 SETUP_MARKER = "setup-done"
 POPULATING_MARKER = "populating"  # present from registration until every file is written
 
@@ -111,7 +115,7 @@ def _populating(worktree: Path) -> Path:
     return git.worktree_git_dir(worktree) / "dispatch" / POPULATING_MARKER
 
 
-def _create(root: Path, space: AgentSpace, base: str, source: Path | None) -> None:
+def _create(root: Path, space: AgentSpace, base: str, source: Source | None) -> None:
     if space.worktree.exists() and any(space.worktree.iterdir()):
         raise FatalError(f"{space.worktree} exists and is not a worktree of this repository\n"
                          "hint: move it away, or set sprint.worktree_dir to put worktrees elsewhere")
@@ -124,23 +128,31 @@ def _create(root: Path, space: AgentSpace, base: str, source: Path | None) -> No
     _populate(space, source if start is not None else None)
 
 
-def _populate(space: AgentSpace, source: Path | None = None) -> None:
+def _populate(space: AgentSpace, source: Source | None = None) -> None:
     if source is not None:
-        template.copy_into(source, space.worktree)
+        template.copy_into(source[0], space.worktree, source[1])
     else:
         git.populate_worktree(space.worktree)
-    _populating(space.worktree).unlink()
+    _populating(space.worktree).unlink(missing_ok=True)
+
+
+def _finish_interrupted(space: AgentSpace, *, keep_ignored: bool) -> None:
+    """Complete what an earlier run started in this worktree and died in the middle of."""
+    if _populating(space.worktree).exists() or not git.index_file(space.worktree).exists():
+        _populate(space)  # registered (`--no-checkout`: no index yet) but not every file written
+    elif pool.is_recycling(space.worktree):
+        pool.finish_recycle(space, keep_ignored=keep_ignored)
 
 
 def _bring_up(root: Path, space: AgentSpace, *, base: str, action: Action, pooled: Path | None,
-              source: Path | None, setup_command: str | None, install: Install | None,
+              source: Source | None, setup_command: str | None, install: Install | None,
               keep_ignored: bool) -> Outcome:
     started = time.perf_counter()
     try:
         if action == "created":
             _create(root, space, base, source)
-        elif action == "exists" and _populating(space.worktree).exists():
-            _populate(space)  # an earlier run died while writing the files
+        elif action == "exists":
+            _finish_interrupted(space, keep_ignored=keep_ignored)
         elif action == "recycled" and pooled is not None:
             pool.recycle(root, pooled, space, base=base, keep_ignored=keep_ignored)
         notes = tuple(install(space)) if install else ()
@@ -166,7 +178,7 @@ def _plan_actions(root: Path, spaces: Sequence[AgentSpace], recycle: bool) -> tu
                 f"hint: `git worktree move {elsewhere} {space.worktree}` to use it here")))
         elif current is None:
             actions[space.agent] = "created"
-        elif current.branch == space.branch:
+        elif current.branch == space.branch or (current.branch is None and pool.is_recycling(space.worktree)):
             actions[space.agent] = "exists"
         else:
             failed.append(Outcome(space.agent, "failed", space.worktree, error=(
@@ -178,7 +190,7 @@ def _plan_actions(root: Path, spaces: Sequence[AgentSpace], recycle: bool) -> tu
     return actions, chosen, failed
 
 
-def _templates(root: Path, new: Sequence[AgentSpace], base: str, copy: bool | None) -> dict[Path, Path]:
+def _templates(root: Path, new: Sequence[AgentSpace], base: str, copy: bool | None) -> dict[Path, Source]:
     """A ready template for each directory getting enough new branches to pay for it (``copy``
     None: by :func:`template.worth_it`; True: for any; False: never)."""
     if copy is False:
@@ -189,7 +201,7 @@ def _templates(root: Path, new: Sequence[AgentSpace], base: str, copy: bool | No
             by_dir[space.worktree.resolve().parent] = by_dir.get(space.worktree.resolve().parent, 0) + 1
     files = len(git.list_tracked_files(root)) if by_dir and copy is None else 0
     commit = git.rev_parse(root, f"refs/heads/{base}")
-    sources = {}
+    sources: dict[Path, Source] = {}
     for directory, count in by_dir.items():
         if copy or template.worth_it(count, files):
             path = template.template_path(directory, root.name)
@@ -197,7 +209,7 @@ def _templates(root: Path, new: Sequence[AgentSpace], base: str, copy: bool | No
                 template.ensure(root, path, commit)
             except (FatalError, proc.CalledProcessError, OSError):
                 continue  # plain checkouts still work
-            sources[directory] = path
+            sources[directory] = (path, commit)
     return sources
 
 
@@ -253,6 +265,14 @@ def _take_down(root: Path, space: AgentSpace, *, remove: bool, force: bool, take
         return Outcome(space.agent, "failed", space.worktree, time.perf_counter() - started, str(e))
 
 
+def _is_agents(root: Path, current: git.Worktree, space: AgentSpace) -> bool:
+    """True when the worktree at ``space``'s path is on its branch, or detached at the branch's
+    tip (where a release interrupted between detaching and moving leaves it)."""
+    if current.branch is not None:
+        return current.branch == space.branch
+    return current.head is not None and current.head == git.try_rev_parse(root, f"refs/heads/{space.branch}")
+
+
 def take_down(root: Path, spaces: Iterable[AgentSpace], *, remove: bool = False, force: bool = False,
               on_done: Done | None = None) -> list[Outcome]:
     """Park each space's worktree in the pool (or delete it with ``remove``); branches are kept.
@@ -264,7 +284,7 @@ def take_down(root: Path, spaces: Iterable[AgentSpace], *, remove: bool = False,
     outcomes = []
     for space in spaces:
         current = registered.get(space.worktree.resolve())
-        if current is None or current.branch != space.branch:
+        if current is None or not _is_agents(root, current, space):
             outcome = Outcome(space.agent, "absent", space.worktree)
         else:
             outcome = _take_down(root, space, remove=remove, force=force, taken=taken)
@@ -273,3 +293,19 @@ def take_down(root: Path, spaces: Iterable[AgentSpace], *, remove: bool = False,
         if on_done:
             on_done(outcome)
     return outcomes
+
+
+def free_landed(root: Path, spaces: Iterable[AgentSpace], *, base: str) -> list[Outcome]:
+    """Park the worktrees of ``spaces`` whose branch is entirely in ``base`` (their work landed),
+    so the next agents recycle them. Worktrees with uncommitted changes, or detached anywhere but
+    at their branch's tip (where an interrupted release leaves them), stay where they are."""
+    registered = {w.path.resolve(): w for w in git.list_worktrees(root)}
+    done = []
+    for space in spaces:
+        current = registered.get(space.worktree.resolve())
+        if current is None or not _is_agents(root, current, space):
+            continue
+        landed = git.is_ancestor(root, f"refs/heads/{space.branch}", f"refs/heads/{base}")
+        if landed and not git.uncommitted_files(space.worktree):
+            done.append(space)
+    return take_down(root, done)

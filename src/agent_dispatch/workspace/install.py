@@ -1,0 +1,48 @@
+"""The install step for a sprint's agent worktrees, shared by ``dispatch workspaces up`` and
+``dispatch run``: each agent's territory rules from the plan, its hooks and ref guard, and the
+Claude Code edit hook when the agent (or its fallback) runs Claude Code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent_dispatch import git
+from agent_dispatch.artifacts.context import SprintContext
+from agent_dispatch.plan.model import Plan
+from agent_dispatch.workspace import guard, hooks
+from agent_dispatch.workspace.layout import AgentSpace
+from agent_dispatch.workspace.territory import rules_from_plan
+from agent_dispatch.workspace.worktrees import Install
+
+CLAUDE_TOOL = "claude"
+
+
+def uses_claude(plan: Plan, context: SprintContext, agent: str) -> bool:
+    """True when ``agent`` runs Claude Code, now or on its tier-3 fallback."""
+    fallbacks = {f.tool for f in plan.agent(agent).fallbacks if f.tool}
+    return CLAUDE_TOOL in {context.agent(agent).tool, *fallbacks}
+
+
+def sprint_installer(plan: Plan, plan_path: Path, root: Path, context: SprintContext,
+                     spaces: list[AgentSpace] | None = None) -> Install:
+    """The per-worktree install function for ``worktrees.bring_up``.
+
+    Repository-wide facts (the ref-guard token, the repository's own hooks directory, the user's
+    excludes file) are read once here, not once per worktree. ``spaces`` are the agent worktrees
+    as placed (default: the context's); every other one, and the main checkout, is off limits to
+    the Claude Code edit hook.
+    """
+    token = guard.repo_token(root)
+    original = git.hooks_dir(root)
+    excludes = hooks.global_excludes(root)
+    worktrees = [s.worktree for s in spaces] if spaces is not None else [a.worktree for a in context.agents]
+    everyone = [root, *worktrees]
+
+    def install(space: AgentSpace) -> list[str]:
+        rules = rules_from_plan(plan, space.agent, sprint_dir=context.sprint_dir, worktree=space.worktree,
+                                foreign_roots=[p for p in everyone if p != space.worktree])
+        spec = hooks.GuardSpec(rules=rules, plan_path=plan_path, token=token, original_hooks=original,
+                               claude=uses_claude(plan, context, space.agent), global_excludes=excludes)
+        return hooks.install(space.worktree, spec)
+
+    return install
