@@ -160,7 +160,7 @@ def demo(
         Optional[Path], typer.Option("--dir", help="Where to create the demo repository (default: a new temp dir).")
     ] = None,
 ) -> None:
-    """Run a full sprint on the bundled bookshop example with scripted agents (about a minute)."""
+    """Run a full sprint on the bundled bookshop example with scripted agents (about 10 seconds)."""
     from agent_dispatch.commands.demo import run_demo
 
     _run(run_demo, directory=directory)
