@@ -370,6 +370,10 @@ def test_aider_argv_new_and_resumed(tmp_path: Path):
     assert "--restore-chat-history" in argv and f"--message-file={follow.message_file}" in argv
     fresh = make_request(tmp_path, prompt="-P", message="fix it", attempt=3)
     assert adapter.cli_argv("aider", fresh)[-1] == "--message=-P\n\n---\n\nfix it"
+    assert not any(a.startswith("--test-cmd") for a in argv) and "--auto-test" not in argv
+    tested = replace(make_request(tmp_path), test_command="python -m pytest -q")
+    argv = adapter.cli_argv("aider", tested)
+    assert "--test-cmd=python -m pytest -q" in argv and "--auto-test" in argv
 
 
 def test_aider_follow_up_puts_the_branchs_files_in_the_chat(tmp_path: Path):
@@ -671,6 +675,26 @@ def test_aider_real_session_edits_commits_and_resumes(tmp_path: Path, realcli):
     sent = (first.state_home / "aider" / "llm.history.txt").read_text().split("\nTO LLM ")
     request = next(block for block in sent if "Please apply this CORRECTION" in block)
     assert "USER say hello: create hello.txt" in request and "ASSISTANT hello.txt" in request
+
+
+@pytest.mark.realcli
+def test_aider_real_test_cmd_failure_goes_back_to_the_model(tmp_path: Path, realcli):
+    """Aider runs the sprint's test command after its edit and sends a failing output back to
+    the model, which fixes the file within the same session."""
+    adapter = AiderAdapter()
+    realcli(adapter)
+    request = replace(repo_with_request(tmp_path), test_command="grep -q HELLO hello.txt")
+    git(request.worktree, "checkout", "-q", "-b", request.branch)
+    scenario = {"rules": [
+        {"match": "And got this output", "notools": True,
+         "steps": [{"write": "hello.txt", "content": "HELLO from fake\n"}]},
+        {"match": None, "notools": True, "steps": [{"write": "hello.txt", "content": "hello from fake\n"}]},
+    ]}
+    run = real_run(adapter, request, scenario, tmp_path)
+    assert run.outcome.reason == "ended", show(run)
+    assert (request.worktree / "hello.txt").read_text() == "HELLO from fake\n"
+    work = [r for r in run.requests if r.get("purpose") == "work"]
+    assert len(work) == 2 and "grep -q HELLO hello.txt" in work[1]["human_text"], show(run)
 
 
 @pytest.mark.realcli

@@ -2,6 +2,7 @@
 
     aider --message-file F | --message=TEXT  --yes-always ...quiet flags...
           --analytics-log /dev/stdout  --chat-history-file HOME/... [--restore-chat-history]
+          [--test-cmd=<sprint test_command> --auto-test]
 
 Aider has no JSON output, no session ids and no tools: it does one exchange per ``--message``,
 applies the edit blocks of the reply, auto-commits them, and exits (0 even when the model API
@@ -87,6 +88,11 @@ class AiderAdapter(CLIAdapter):
             argv.append(f"--model={model}")
         if request.base_url:
             argv.append(f"--openai-api-base={openai_base(request.base_url)}")
+        if request.test_command:
+            # Aider cannot run shell commands headless; this is how it sees test failures: after
+            # each edit it runs the command and sends a failing output back to the model (up to 3
+            # times). The engine still runs the tests itself after the session.
+            argv += [f"--test-cmd={request.test_command}", "--auto-test"]
         # Message files where one exists (no argv length limit); "--opt=value" for inline text so
         # a text starting with "-" is not read as an option.
         if request.resume_session and request.message_file is not None:

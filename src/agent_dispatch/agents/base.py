@@ -41,6 +41,7 @@ class SessionRequest:
     model: str | None = None
     base_url: str | None = None  # model API endpoint override (e.g. the fake model server)
     api_key: str | None = None  # only for endpoints that need a placeholder key (the fake server)
+    test_command: str | None = None  # the sprint's test command, for CLIs that run it themselves (aider)
 
     def message_text(self) -> str | None:
         """The follow-up message of this session, if any."""

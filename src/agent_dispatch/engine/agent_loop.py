@@ -77,7 +77,7 @@ def session_request(rt: Runtime, name: str, progress: AgentProgress) -> tuple[st
         extra_env=extra_env, resume_session=resume, state_home=rt.state_dir / "homes" / name / tool,
         model=fallback.get("model") or agent.model or rt.plan.sprint.model,
         base_url=rt.options.base_url or agent.base_url or rt.plan.sprint.base_url,
-        api_key=rt.options.api_key,
+        api_key=rt.options.api_key, test_command=rt.plan.sprint.test_command,
     )
     return tool, request
 
