@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from collections import Counter
 from pathlib import Path, PurePosixPath
 
 import pydantic
-from ruamel.yaml import YAML
 
 from agent_dispatch import git, output
 from agent_dispatch.artifacts import paths
 from agent_dispatch.artifacts.render import write_atomic
 from agent_dispatch.errors import FatalError
-from agent_dispatch.plan.loader import load_text
+from agent_dispatch.plan.loader import dump_yaml, load_text
 from agent_dispatch.plan.model import KNOWN_TOOLS, SPRINT_ID_PATTERN, ToolName
 from agent_dispatch.plan.propose import (
     ENTRY_STEMS, MAX_SCAN_BYTES, SOURCE_EXTS, Hit, Proposal, in_skip_dir, propose, scan,
@@ -197,15 +195,6 @@ def build_plan(root: Path, files: list[str], stack: Stack, proposal: Proposal, *
     return data
 
 
-def _dump(data: dict) -> str:
-    stream = io.StringIO()
-    yaml = YAML(typ="rt")
-    yaml.default_flow_style = False
-    yaml.width = 4096
-    yaml.dump(data, stream)
-    return stream.getvalue()
-
-
 def _check_options(sprint: str, tool: str) -> str:
     if not re.fullmatch(SPRINT_ID_PATTERN, sprint):
         raise FatalError(f"invalid --sprint {sprint!r}: use letters, digits, '.', '_' and '-' "
@@ -258,7 +247,7 @@ def init_project(repo: Path | None = None, *, sprint: str = "sprint-01", theme: 
     data = build_plan(root, files, stack, proposal, sprint=sprint, theme=theme, goal=goal, tool=tool,
                       base=git.current_branch(root) or "main")
     header = HEADER.format(stack=stack.language, plan=f"{paths.sprint_dir(sprint)}/dispatch.yaml")
-    text = header + _dump(data)
+    text = header + dump_yaml(data)
     warnings = _write_checked(target, text, files)
     summary = _summary(target, stack, proposal, data, warnings)
     if as_json:

@@ -223,6 +223,11 @@ def dump_plan(plan: Plan) -> str:
     data["sprint"]["success_criteria"] = [
         c["text"] if set(c) == {"text"} else c for c in data["sprint"]["success_criteria"]
     ]
+    return dump_yaml(data)
+
+
+def dump_yaml(data: dict) -> str:
+    """Plain data as block-style YAML text, one value a line (no wrapping)."""
     stream = io.StringIO()
     yaml = YAML(typ="rt")
     yaml.default_flow_style = False
