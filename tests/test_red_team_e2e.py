@@ -63,18 +63,24 @@ def test_critical_finding_blocks_its_branch_and_acceptance_alone_does_not_clear_
 
 
 def test_blocked_branch_goes_back_to_its_agent_and_lands_once_fixed(tmp_path: Path):
+    """Removing the secret in a new commit is not enough (the landing keeps agent commits
+    reachable); once the agent rewrites its branch without it, the branch lands."""
     leaky = writes("app/b.py", f"NAME = 'b'\nAWS_ACCESS_KEY_ID = '{AWS_KEY}'\n")
     fixed = writes("app/b.py", "import os\nNAME = 'b'\nAWS_ACCESS_KEY_ID = os.environ.get('AWS_ACCESS_KEY_ID')\n")
-    repo = sprint_repo(tmp_path, {"beta": {"1": leaky, "default": fixed}})
+    rewritten = [*fixed[:2], {"squash": "b: read the key from the environment"}, *REPORT]
+    repo = sprint_repo(tmp_path, {"beta": {"1": leaky, "2": fixed, "default": rewritten}})
+    set_sprint(repo, max_returns=2)
     result = dispatch(repo, "run", str(repo / PLAN), "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
     log = events(repo)
     queued = [e for e in log if e["type"] == "message_queued" and e["agent"] == "beta"]
-    assert [e["data"]["kind"] for e in queued] == ["red_team_fix"]
-    text = Path(queued[0]["data"]["file"]).read_text()
-    assert "RED TEAM BLOCKS YOUR BRANCH" in text and "CRITICAL" in text and "app/b.py:2" in text
-    assert AWS_KEY not in text  # the message names the finding, never the secret
+    assert [e["data"]["kind"] for e in queued] == ["red_team_fix", "red_team_fix"]
+    first, second = (Path(e["data"]["file"]).read_text() for e in queued)
+    assert "RED TEAM BLOCKS YOUR BRANCH" in first and "CRITICAL" in first and "app/b.py:2" in first
+    assert "branch history" in second and "git reset --soft" in second
+    assert AWS_KEY not in first + second  # the messages name the findings, never the secret
     assert "os.environ" in git(repo, "show", "main:app/b.py")
+    assert AWS_KEY not in git(repo, "log", "-p", "main")  # no commit on main holds it
     ref_updates_all_validated(repo)
 
 

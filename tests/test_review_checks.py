@@ -252,3 +252,31 @@ def test_per_branch_base_leaves_out_work_landed_before_the_branch_started(tmp_pa
     right = checks.run_checks(repo, plan, context, base=start, bases={"frontend": fork})
     assert {(f.agent, f.file, f.line) for f in right} == {("data", "app/models/user.py", 2),
                                                           ("frontend", "app/web/page.py", 2)}
+
+
+def test_secret_removed_later_is_still_found_in_the_branch_history(tmp_path: Path):
+    """The tip is clean, but the multi-parent landing keeps every agent commit reachable."""
+    repo = review_repo(tmp_path)
+    commit_branch(repo, "backend", {"app/api/keys.py": f'AWS = "{AWS_KEY}"\n'})
+    git(repo, "checkout", "-q", "sprint-01/backend")
+    (repo / "app/api/keys.py").write_text('import os\n\nAWS = os.environ["AWS"]\n')
+    git(repo, "commit", "-qam", "read the key from the environment")
+    first = git(repo, "rev-parse", "sprint-01/backend~1").strip()
+    # frontend adds a token and keeps it: reported once, by the tip check, not again from history
+    git(repo, "checkout", "-q", "-b", "sprint-01/frontend", "main")
+    (repo / "app/web/token.py").write_text(f'TOKEN = "{GITHUB_TOKEN}"\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "token")
+    (repo / "app/web/page.py").write_text("def page():\n    return '<p>x</p>'\n")
+    git(repo, "commit", "-qam", "page")
+    git(repo, "checkout", "-q", "main")
+    plan, context = load(repo)
+    findings = checks.run_checks(repo, plan, context)
+
+    [history] = find(findings, "backend", "Security", "app/api/keys.py")
+    assert history.severity == "CRITICAL" and history.line == 1
+    assert "branch history" in history.title and first[:12] in history.description
+    assert history.reproduction == f"git show {first[:12]} -- app/api/keys.py"
+    assert AWS_KEY not in history.description + history.recommendation
+    token = find(findings, "frontend", "Security", "app/web/token.py")
+    assert len(token) == 1 and "history" not in token[0].title

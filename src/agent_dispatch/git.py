@@ -490,6 +490,17 @@ def diff_lines(root: str | Path, base: str, tip: str) -> list[FileDiff]:
     return parse_diff(out)
 
 
+def commit_diffs(root: str | Path, base: str, tip: str) -> list[tuple[str, list[FileDiff]]]:
+    """Each non-merge commit of ``base..tip``, oldest first, with the lines it adds and removes."""
+    out = git("-c", "core.quotePath=false", "log", "--reverse", "--no-merges", "-p", *_DIFF_FLAGS, "-U0",
+              "--format=%x00%H", f"{base}..{tip}", cwd=root).stdout
+    commits = []
+    for chunk in out.split("\0")[1:]:
+        sha, _, patch = chunk.partition("\n")
+        commits.append((sha.strip(), parse_diff(patch)))
+    return commits
+
+
 def parse_diff(text: str) -> list[FileDiff]:
     """Parse the output of ``git diff -U0 --no-renames`` (any context size works too)."""
     files: list[FileDiff] = []

@@ -2,7 +2,8 @@
 
 Checks (severity): territory audit (HIGH); a file changed by more than one branch (MEDIUM, HIGH
 outside the changer's territory, LOW for a shared file its policy allows); secrets in added
-lines (CRITICAL, HIGH for heuristic hits); deleted test files, removed test definitions and new
+lines, and in commits of the branch that a later commit removed them from (CRITICAL, HIGH for
+heuristic hits); deleted test files, removed test definitions and new
 skip/disable markers (HIGH); placeholders in added lines (MEDIUM); new dependencies (MEDIUM
 runtime, LOW otherwise); binary or large files (MEDIUM). Each check turns facts into draft
 findings; `run_checks` numbers them.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,9 +145,8 @@ def check_overlaps(plan: Plan, branches: Sequence[BranchDiff]) -> list[Finding]:
 
 def check_secrets(branch: BranchDiff) -> list[Finding]:
     """CRITICAL (HIGH for heuristic hits) for every added line with a suspected secret."""
-    added = {f.path: list(f.added) for f in branch.files if f.added and not f.binary}
     out = []
-    for hit in secret_scan.scan_added_lines(added):
+    for hit in secret_scan.scan_added_lines(_added(branch.files)):
         kinds = ", ".join(hit.types)
         out.append(_draft(branch, hit.severity, "Security", hit.path, hit.line,
                           f"Possible secret ({kinds}) in added line",
@@ -155,6 +156,35 @@ def check_secrets(branch: BranchDiff) -> list[Finding]:
                           "environment or a secret store; if it is a test fixture, accept the finding "
                           "with that reason."))
     return out
+
+
+def check_secret_history(root: Path, branch: BranchDiff) -> list[Finding]:
+    """Secrets that a commit of the branch added and a later one removed: the tip is clean, but
+    landing keeps the agent's commits reachable from the base branch, so the value ships anyway."""
+    commits = git.commit_diffs(root, branch.base, branch.tip)
+    if len(commits) < 2:
+        return []  # one commit: its lines are the branch diff, which check_secrets scanned
+    at_tip = {hit.digest for hit in secret_scan.scan_added_lines(_added(branch.files))}
+    out, seen = [], set(at_tip)
+    for sha, files in commits:
+        for hit in secret_scan.scan_added_lines(_added(files)):
+            if hit.digest in seen or hit.severity == "MEDIUM":
+                continue
+            seen.add(hit.digest)
+            kinds = ", ".join(hit.types)
+            draft = _draft(branch, hit.severity, "Security", hit.path, hit.line,
+                           f"Possible secret ({kinds}) in the branch history, removed at the tip",
+                           f"Commit {sha[:12]} adds {kinds} at {hit.path}:{hit.line} (value digest "
+                           f"sha256:{hit.digest}); a later commit removes it, but landing the branch keeps "
+                           "every commit of it reachable from the base branch.",
+                           f"Rewrite {branch.branch} so no commit holds the value (e.g. `git reset --soft "
+                           f"{branch.base[:12]}` and commit again), and rotate the secret.")
+            out.append(dataclasses.replace(draft, reproduction=f"git show {sha[:12]} -- {hit.path}"))
+    return out
+
+
+def _added(files: Iterable[git.FileDiff]) -> dict[str, list[tuple[int, str]]]:
+    return {f.path: list(f.added) for f in files if f.added and not f.binary}
 
 
 def check_tests(branch: BranchDiff) -> list[Finding]:
@@ -236,7 +266,8 @@ def check_binaries(root: Path, branch: BranchDiff) -> list[Finding]:
 
 def check_branch(root: Path, plan: Plan, branch: BranchDiff) -> list[Finding]:
     """All single-branch checks on ``branch`` (drafts, not numbered)."""
-    return (check_territory(plan, branch) + check_secrets(branch) + check_tests(branch)
+    return (check_territory(plan, branch) + check_secrets(branch) + check_secret_history(root, branch)
+            + check_tests(branch)
             + check_placeholders(branch) + check_dependencies(root, branch) + check_binaries(root, branch))
 
 

@@ -7,6 +7,7 @@ covers sessions without their own entry. Actions (run in order, in the agent's w
 
     {"write": "path", "content": "text"}     create or replace a file
     {"commit": "message"}                    git add -A && git commit (nothing staged: no-op)
+    {"squash": "message"}                    rewrite the branch as one commit on its fork point
     {"chain": "chain-1", "state": "FIXING"}  dispatch chain chain-1 FIXING
     {"report": "COMPLETE"}                   write the completion report (from git's view of the branch)
     {"sleep": 1.5}                           wait
@@ -52,6 +53,11 @@ def run_action(action: dict) -> int | None:
         _git("add", "-A")
         if subprocess.run(["git", "diff", "--cached", "--quiet"]).returncode != 0:
             _git("commit", "-q", "-m", action["commit"])
+    elif "squash" in action:
+        fork = _git("merge-base", "HEAD", os.environ["DISPATCH_BASE_BRANCH"]).strip()
+        _git("reset", "-q", "--soft", fork)
+        _git("add", "-A")
+        _git("commit", "-q", "--allow-empty", "-m", action["squash"])
     elif "chain" in action:
         subprocess.run([sys.executable, "-m", "agent_dispatch", "chain", action["chain"], action["state"]],
                        check=True, capture_output=True)
