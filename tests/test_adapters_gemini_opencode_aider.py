@@ -478,7 +478,7 @@ def real_run(adapter: CLIAdapter, request: SessionRequest, scenario: dict, tmp_p
     log = log_path.read_text(errors="replace") if log_path.exists() else ""
     assert (run_dir / "rc").exists(), proc.stdout + proc.stderr + log
     exit_code = int((run_dir / "rc").read_text())
-    outcome = adapter.outcome(exit_code, log_path, timed_out=False, killed=False, request=request)
+    outcome = adapter.outcome(exit_code, log_path, timed_out=False, killed=False)
     requests_path = run_dir / "requests.jsonl"
     requests = [json.loads(x) for x in requests_path.read_text().splitlines()] if requests_path.exists() else []
     return Run(spec["argv"], outcome, exit_code, log, requests)

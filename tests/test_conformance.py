@@ -201,7 +201,7 @@ def test_claude_budget_stops_the_agent_after_its_turn(tmp_path: Path):
     argv = [sys.executable, "-m", "agent_dispatch", "run", str(repo / PLAN), "--yes", "--session-timeout", "240",
             "--rehearse", str(tmp_path / "scenario.json")]
     result = subprocess.run(loopback_only_argv(argv), cwd=repo, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode != 0  # the chain never got its correction
+    assert result.returncode != 0, result.stdout + result.stderr  # the chain never got its correction
     log = dispatch_json(repo, "events", "--json")
     assert len([e for e in log if e["type"] == "agent_session_started"]) == 1
     [spent] = [e for e in log if e["type"] == "budget_exceeded"]

@@ -20,7 +20,7 @@ from ruamel.yaml import YAML
 from conftest import git
 from test_conformance import require_cli
 
-from agent_dispatch.commands.demo import PLAN, prepare_demo_repo
+from agent_dispatch.commands.demo import prepare_demo_repo
 from agent_dispatch.testing.netns import loopback_only_argv
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -228,14 +229,7 @@ def add_info_exclude(root: str | Path, pattern: str) -> None:
 
 def worktree_of_branch(root: str | Path, branch: str) -> Path | None:
     """The work tree that has ``branch`` checked out, if any (main checkout included)."""
-    out = git("worktree", "list", "--porcelain", cwd=root).stdout
-    path: Path | None = None
-    for line in out.splitlines():
-        if line.startswith("worktree "):
-            path = Path(line[len("worktree "):])
-        elif line == f"branch refs/heads/{branch}" and path is not None:
-            return path
-    return None
+    return next((w.path for w in list_worktrees(root) if w.branch == branch), None)
 
 
 # --- worktrees, per-worktree config and batch plumbing used by ``workspace`` ---------------
@@ -431,17 +425,25 @@ def numstat_removed(worktree: str | Path, *args: str, index_file: str | None = N
 
     ``index_file`` selects the index to read (a pre-commit hook passes its ``GIT_INDEX_FILE``).
     """
+    counts = _numstat(worktree, args, index_file=index_file)
+    return {path: -1 if removed is None else removed for path, (_, removed) in counts.items()}
+
+
+def _numstat(cwd: str | Path, args: Sequence[str], *, index_file: str | None = None
+             ) -> dict[str, tuple[int | None, int | None]]:
+    """(lines added, lines removed) per path of ``git diff --numstat <args>``; None for binary files."""
     env = no_git_env({"GIT_INDEX_FILE": index_file} if index_file else None)
     result = proc.run("git", "diff", "--no-ext-diff", "--no-renames", "--numstat", "-z", *args,
-                      cwd=worktree, env=env, check=False)
+                      cwd=cwd, env=env, check=False)
     if not result.ok:
-        raise GitError(f"git diff --numstat {' '.join(args)} failed in {worktree}: {result.stderr.strip()}")
-    removed: dict[str, int] = {}
+        raise GitError(f"git diff --numstat {' '.join(args)} failed in {cwd}: {result.stderr.strip()}")
+    counts: dict[str, tuple[int | None, int | None]] = {}
     for entry in result.stdout.split("\0"):
         parts = entry.split("\t", 2)
         if len(parts) == 3:
-            removed[parts[2]] = int(parts[1]) if parts[1].isdigit() else -1
-    return removed
+            counts[parts[2]] = (int(parts[0]) if parts[0].isdigit() else None,
+                                int(parts[1]) if parts[1].isdigit() else None)
+    return counts
 
 
 def untracked_files(worktree: str | Path) -> list[str]:
@@ -451,8 +453,8 @@ def untracked_files(worktree: str | Path) -> list[str]:
 
 
 def is_merging(worktree: str | Path) -> bool:
-    """True while a merge is in progress (``MERGE_HEAD`` exists)."""
-    return git("rev-parse", "-q", "--verify", "MERGE_HEAD", cwd=worktree, check=False).ok
+    """True while a merge is in progress (``MERGE_HEAD`` exists; read, no git process)."""
+    return (worktree_git_dir(worktree) / "MERGE_HEAD").is_file()
 
 
 def is_tracked(worktree: str | Path, path: str) -> bool:
@@ -594,14 +596,7 @@ def _unquote_c(text: str) -> str:
 
 def numstat(root: str | Path, base: str, tip: str) -> dict[str, tuple[int | None, int | None]]:
     """(lines added, lines removed) per path changed in ``base...tip``; None twice for binary files."""
-    out = git("diff", "--no-ext-diff", "--no-renames", "--numstat", "-z", f"{base}...{tip}", cwd=root).stdout
-    result: dict[str, tuple[int | None, int | None]] = {}
-    for entry in out.split("\0"):
-        parts = entry.split("\t", 2)
-        if len(parts) == 3:
-            result[parts[2]] = (int(parts[0]) if parts[0].isdigit() else None,
-                                int(parts[1]) if parts[1].isdigit() else None)
-    return result
+    return _numstat(root, [f"{base}...{tip}"])
 
 
 def blob_sizes(root: str | Path, rev: str, paths: list[str]) -> dict[str, int]:
@@ -687,11 +682,6 @@ def drop_empty_worktree_config(worktree: str | Path) -> None:
 def index_file(worktree: str | Path) -> Path:
     """The index of ``worktree`` (in its own git directory)."""
     return worktree_git_dir(worktree) / "index"
-
-
-def refresh_index(worktree: str | Path) -> None:
-    """Re-check every index entry against the files (re-hashing those whose stat data changed)."""
-    git("update-index", "-q", "--refresh", cwd=worktree, check=False)
 
 
 def is_pristine(worktree: str | Path) -> bool:

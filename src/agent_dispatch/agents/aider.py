@@ -30,7 +30,6 @@ call is quoted from it, for the detail line).
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -38,9 +37,8 @@ from typing import Any
 
 from agent_dispatch import git
 from agent_dispatch.agents.base import SessionRequest
-from agent_dispatch.agents.cli import PLACEHOLDER_KEY, CLIAdapter
+from agent_dispatch.agents.cli import CLIAdapter, api_v1, key_to_set
 from agent_dispatch.agents.events import AgentEvent, Kind
-from agent_dispatch.agents.opencode import openai_base
 from agent_dispatch.errors import FatalError
 
 # Aider has no session ids; resuming means replaying the chat history kept in the agent's home.
@@ -87,7 +85,7 @@ class AiderAdapter(CLIAdapter):
         if model:
             argv.append(f"--model={model}")
         if request.base_url:
-            argv.append(f"--openai-api-base={openai_base(request.base_url)}")
+            argv.append(f"--openai-api-base={api_v1(request.base_url)}")
         if request.test_command:
             # Aider cannot run shell commands headless; this is how it sees test failures: after
             # each edit it runs the command and sends a failing output back to the model (up to 3
@@ -95,7 +93,7 @@ class AiderAdapter(CLIAdapter):
             argv += [f"--test-cmd={request.test_command}", "--auto-test"]
         # Message files where one exists (no argv length limit); "--opt=value" for inline text so
         # a text starting with "-" is not read as an option.
-        if request.resume_session and request.message_file is not None:
+        if request.resuming:
             argv += ["--restore-chat-history", f"--message-file={request.message_file}"]
             argv += [f"--file={path}" for path in self.chat_files(request)]
         elif request.message_file is None:
@@ -126,18 +124,15 @@ class AiderAdapter(CLIAdapter):
 
     def cli_env(self, request: SessionRequest, home: Path) -> dict[str, str]:
         """Endpoint and key (the user's OPENAI_API_KEY passes through when none is given)."""
-        # Why PWD: inherited from whoever started the engine, not the worktree (the cwd).
         # PYTHONUNBUFFERED: terminal text in whole lines next to the analytics records.
         # LITELLM_LOCAL_MODEL_COST_MAP: litellm itself fetches its price map from GitHub at import
         # (raw.githubusercontent.com, seen in a DNS log) unless told to use its bundled copy.
-        env = {"PWD": str(request.worktree), "PYTHONUNBUFFERED": "1",
-               "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+        env = {"PYTHONUNBUFFERED": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
         if request.base_url:
-            env["OPENAI_API_BASE"] = openai_base(request.base_url)
-        if request.api_key:
-            env["OPENAI_API_KEY"] = request.api_key
-        elif request.base_url and not os.environ.get("OPENAI_API_KEY"):
-            env["OPENAI_API_KEY"] = PLACEHOLDER_KEY  # the OpenAI client refuses to start without
+            env["OPENAI_API_BASE"] = api_v1(request.base_url)
+        key = key_to_set(request, "OPENAI_API_KEY")  # the OpenAI client refuses to start without
+        if key:
+            env["OPENAI_API_KEY"] = key
         return env
 
     def write_config(self, request: SessionRequest, home: Path) -> None:

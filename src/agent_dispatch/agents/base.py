@@ -47,6 +47,15 @@ class SessionRequest:
         """The follow-up message of this session, if any."""
         return self.message_file.read_text(encoding="utf-8") if self.message_file else None
 
+    @property
+    def resuming(self) -> bool:
+        """True when this session continues the CLI's own session with a follow-up message."""
+        return self.resume_session is not None and self.message_file is not None
+
+    def turn_text(self) -> str:
+        """What this session sends: the follow-up message when resuming, else :meth:`initial_text`."""
+        return (self.message_text() or "") if self.resuming else self.initial_text()
+
     def initial_text(self) -> str:
         """What to send as the first user turn of a new CLI session.
 
@@ -123,6 +132,5 @@ class Adapter(Protocol):
     def prepare(self, request: SessionRequest) -> None:
         """Write whatever the CLI needs before it starts (isolated config, quiet settings); idempotent."""
 
-    def outcome(self, exit_code: int | None, log_path: Path, *, timed_out: bool, killed: bool,
-                request: SessionRequest | None = None) -> SessionOutcome:
+    def outcome(self, exit_code: int | None, log_path: Path, *, timed_out: bool, killed: bool) -> SessionOutcome:
         """How the session ended, read from its exit status and its log (stdout and stderr together)."""

@@ -12,12 +12,19 @@ The stream parser here is shared with Qwen Code, whose stream-json is Claude-com
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from agent_dispatch.agents.base import SessionRequest
-from agent_dispatch.agents.cli import PLACEHOLDER_KEY, CLIAdapter, json_lines
+from agent_dispatch.agents.cli import (
+    CLIAdapter,
+    api_root,
+    int_or_zero,
+    json_lines,
+    key_to_set,
+    prompt_arg,
+    with_complaint,
+)
 from agent_dispatch.agents.events import AgentEvent, Kind
 
 # Allowed without asking, on top of acceptEdits (Write/Edit inside the cwd). Everything here is
@@ -43,60 +50,6 @@ QUIET_ENV = {
 }
 
 
-def prompt_arg(text: str) -> list[str]:
-    """The prompt as the last positional, after ``--`` so a leading ``-`` is no option."""
-    return ["--", text]
-
-
-def env_value(request: SessionRequest, name: str) -> str | None:
-    """A variable from the plan's extra environment or the user's (empty counts as unset)."""
-    return request.extra_env.get(name) or os.environ.get(name) or None
-
-
-def key_to_set(request: SessionRequest, *names: str) -> str | None:
-    """The API key to put in the environment, or None to leave the user's own in place.
-
-    The plan's ``api_key`` wins; otherwise a key the user already exports under one of ``names``
-    passes through untouched; with neither, an overridden endpoint (a local server) gets a
-    placeholder so the CLI does not stop at a login step.
-    """
-    if request.api_key:
-        return request.api_key
-    if any(env_value(request, name) for name in names):
-        return None
-    return PLACEHOLDER_KEY if request.base_url else None
-
-
-def api_root(base_url: str) -> str:
-    """``base_url`` without a trailing ``/`` or ``/v1`` (for clients that add ``/v1``)."""
-    root = base_url.rstrip("/")
-    return root.removesuffix("/v1")
-
-
-def api_v1(base_url: str) -> str:
-    """``base_url`` ending in exactly one ``/v1`` (the clients that expect it in the base URL)."""
-    return api_root(base_url) + "/v1"
-
-
-def with_complaint(events: list[AgentEvent], text: str) -> list[AgentEvent]:
-    """``events``, plus the CLI's own last words as a fatal error when its stream never finished.
-
-    A CLI that stops before its stream starts (bad resume id, bad flag, crash) only says why on
-    stderr, which shares the session log: e.g. Qwen's "No saved session found ...", Codex's
-    "Error: thread/resume: ... no rollout found".
-    """
-    if any(e.kind is Kind.FINISHED for e in events):
-        return events
-    lines = [line.strip() for line in text.splitlines() if line.strip()
-             and not line.lstrip().startswith(("{", "WARNING", "Reading additional input"))]
-    errors = [line for line in lines if line.startswith(("Error", "error", "Fatal"))]
-    said = (errors or lines or [None])[-1]
-    if said is None:
-        return events
-    session = next((e.session_id for e in events if e.session_id), None)
-    return [*events, AgentEvent(Kind.ERROR, session_id=session, text=said[:500], fatal=True)]
-
-
 def _content_text(content: Any) -> str:
     """A tool_result's content (a string or a list of text blocks) as plain text."""
     if isinstance(content, str):
@@ -104,10 +57,6 @@ def _content_text(content: Any) -> str:
     if isinstance(content, list):
         return "\n".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
     return "" if content is None else str(content)
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) else 0
 
 
 def _denials(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -124,10 +73,10 @@ def _usage(line: dict[str, Any], *, with_cost: bool) -> AgentEvent | None:
     if not isinstance(usage, dict):
         return None
     # input_tokens excludes cached prompt tokens; count everything the model read.
-    read = sum(_int(usage.get(k)) for k in ("input_tokens", "cache_creation_input_tokens",
+    read = sum(int_or_zero(usage.get(k)) for k in ("input_tokens", "cache_creation_input_tokens",
                                              "cache_read_input_tokens"))
     cost = line.get("total_cost_usd") if with_cost else None
-    return AgentEvent(Kind.USAGE, input_tokens=read, output_tokens=_int(usage.get("output_tokens")),
+    return AgentEvent(Kind.USAGE, input_tokens=read, output_tokens=int_or_zero(usage.get("output_tokens")),
                       cost_usd=float(cost) if isinstance(cost, (int, float)) else None,
                       cumulative=True)
 
@@ -229,8 +178,8 @@ def _message_usage(line: dict[str, Any], counted: set[Any]) -> AgentEvent | None
         return None
     counted.add(message.get("id"))
     return AgentEvent(Kind.USAGE, session_id=line.get("session_id"),
-                      input_tokens=_int(usage.get("input_tokens")),
-                      output_tokens=_int(usage.get("output_tokens")))
+                      input_tokens=int_or_zero(usage.get("input_tokens")),
+                      output_tokens=int_or_zero(usage.get("output_tokens")))
 
 
 def _result_events(line: dict[str, Any], sid: str | None, denials: list[dict[str, Any]],
@@ -270,12 +219,10 @@ class ClaudeAdapter(CLIAdapter):
                 "--disallowedTools", *DISALLOWED_TOOLS]
         if request.model:
             argv += ["--model", request.model]
-        resume = request.resume_session and request.message_file is not None
-        if resume:
+        if request.resuming:
             # Sessions are cwd-scoped: this works because the worktree path never changes.
             argv += ["--resume", request.resume_session]
-        text = request.message_text() if resume else request.initial_text()
-        return argv + prompt_arg(text or "")
+        return argv + prompt_arg(request.turn_text())
 
     def cli_env(self, request: SessionRequest, home: Path) -> dict[str, str]:
         """Isolated config dir, quiet flags, and the endpoint and key when overridden."""

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from agent_dispatch.agents.base import SessionOutcome, SessionRequest, session_env
-from agent_dispatch.agents.events import AgentEvent, summarize
+from agent_dispatch.agents.events import AgentEvent, Kind, summarize
+from agent_dispatch.files import write_if_changed
 from agent_dispatch.errors import FatalError
 
 # Placeholder key for endpoints that need one to be set (the fake model server ignores it).
@@ -36,6 +37,88 @@ def json_lines(text: str) -> Iterator[dict[str, Any]]:
             continue
         if isinstance(value, dict):
             yield value
+
+
+def prompt_arg(text: str) -> list[str]:
+    """The prompt as the last positional, after ``--`` so a leading ``-`` is no option."""
+    return ["--", text]
+
+
+def env_value(request: SessionRequest, name: str) -> str | None:
+    """A variable from the plan's extra environment or the user's (empty counts as unset)."""
+    return request.extra_env.get(name) or os.environ.get(name) or None
+
+
+def key_to_set(request: SessionRequest, *names: str) -> str | None:
+    """The API key to put in the environment, or None to leave the user's own in place.
+
+    The plan's ``api_key`` wins; otherwise a key the user already exports under one of ``names``
+    passes through untouched; with neither, an overridden endpoint (a local server) gets a
+    placeholder so the CLI does not stop at a login step.
+    """
+    if request.api_key:
+        return request.api_key
+    if any(env_value(request, name) for name in names):
+        return None
+    return PLACEHOLDER_KEY if request.base_url else None
+
+
+def api_root(base_url: str) -> str:
+    """``base_url`` without a trailing ``/`` or ``/v1`` (for clients that add ``/v1``)."""
+    root = base_url.rstrip("/")
+    return root.removesuffix("/v1")
+
+
+def api_v1(base_url: str) -> str:
+    """``base_url`` ending in exactly one ``/v1`` (the clients that expect it in the base URL)."""
+    return api_root(base_url) + "/v1"
+
+
+def with_complaint(events: list[AgentEvent], text: str) -> list[AgentEvent]:
+    """``events``, plus the CLI's own last words as a fatal error when its stream never finished.
+
+    A CLI that stops before its stream starts (bad resume id, bad flag, crash) only says why on
+    stderr, which shares the session log: e.g. Qwen's "No saved session found ...", Codex's
+    "Error: thread/resume: ... no rollout found".
+    """
+    if any(e.kind is Kind.FINISHED for e in events):
+        return events
+    lines = [line.strip() for line in text.splitlines() if line.strip()
+             and not line.lstrip().startswith(("{", "WARNING", "Reading additional input"))]
+    errors = [line for line in lines if line.startswith(("Error", "error", "Fatal"))]
+    said = (errors or lines or [None])[-1]
+    if said is None:
+        return events
+    session = next((e.session_id for e in events if e.session_id), None)
+    return [*events, AgentEvent(Kind.ERROR, session_id=session, text=said[:500], fatal=True)]
+
+
+def int_or_zero(value: Any) -> int:
+    """An integer field of a CLI's JSON, 0 when missing or of another type."""
+    return value if isinstance(value, int) else 0
+
+
+def deep_merge(base: dict[str, Any], ours: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``ours`` laid over it, nested dicts merged."""
+    merged = dict(base)
+    for key, value in ours.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def merge_json_file(path: Path, ours: dict[str, Any]) -> None:
+    """Deep-merge ``ours`` into the JSON object at ``path`` (a CLI's settings file, which the CLI
+    writes too); a missing or broken file counts as empty. Written only when something changed."""
+    try:
+        current = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        current = {}
+    if not isinstance(current, dict):
+        current = {}
+    write_if_changed(path, json.dumps(deep_merge(current, ours), indent=2) + "\n")
 
 
 class CLIAdapter:
@@ -102,8 +185,7 @@ class CLIAdapter:
             (home / sub).mkdir(parents=True, exist_ok=True)
         self.write_config(request, home)
 
-    def outcome(self, exit_code: int | None, log_path: Path, *, timed_out: bool, killed: bool,
-                request: SessionRequest | None = None) -> SessionOutcome:
+    def outcome(self, exit_code: int | None, log_path: Path, *, timed_out: bool, killed: bool) -> SessionOutcome:
         text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
         summary = summarize(self.parse(text))
         if timed_out:

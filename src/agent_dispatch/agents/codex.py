@@ -16,8 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from agent_dispatch.agents.base import SessionRequest
-from agent_dispatch.agents.claude import api_v1, env_value, prompt_arg, with_complaint
-from agent_dispatch.agents.cli import PLACEHOLDER_KEY, CLIAdapter, json_lines
+from agent_dispatch.agents.cli import (
+    PLACEHOLDER_KEY,
+    CLIAdapter,
+    api_v1,
+    env_value,
+    int_or_zero,
+    json_lines,
+    prompt_arg,
+    with_complaint,
+)
+from agent_dispatch.files import write_if_changed
 from agent_dispatch.agents.events import AgentEvent, Kind
 
 SANDBOX = "danger-full-access"
@@ -73,10 +82,9 @@ class CodexAdapter(CLIAdapter):
         argv = [exe, "exec", "--json", "--skip-git-repo-check", "--sandbox", SANDBOX]
         if request.model:
             argv += ["--model", request.model]
-        if request.resume_session and request.message_file is not None:
-            message = request.message_text() or ""
-            return argv + ["resume", request.resume_session, *prompt_arg(message)]
-        return argv + prompt_arg(request.initial_text())
+        if request.resuming:
+            argv += ["resume", request.resume_session]
+        return argv + prompt_arg(request.turn_text())
 
     def cli_env(self, request: SessionRequest, home: Path) -> dict[str, str]:
         """``CODEX_HOME`` in the isolated home, and the key for whichever provider is used."""
@@ -95,14 +103,7 @@ class CodexAdapter(CLIAdapter):
 
     def write_config(self, request: SessionRequest, home: Path) -> None:
         """Rewrite ``config.toml`` when it differs; the ``sessions/`` store beside it stays."""
-        folder = home / ".codex"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "config.toml"
-        text = config_toml(request)
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
+        write_if_changed(home / ".codex" / "config.toml", config_toml(request))
 
     def parse(self, text: str) -> list[AgentEvent]:
         """Codex ``--json`` JSONL mapped to events."""
@@ -145,8 +146,8 @@ class CodexParser:
             usage = line.get("usage") if isinstance(line.get("usage"), dict) else {}
             # These are the thread's running totals (a resumed run includes the runs before it),
             # hence cumulative. output_tokens already includes reasoning_output_tokens.
-            self._emit(Kind.USAGE, input_tokens=_int(usage.get("input_tokens")),
-                       output_tokens=_int(usage.get("output_tokens")), cumulative=True)
+            self._emit(Kind.USAGE, input_tokens=int_or_zero(usage.get("input_tokens")),
+                       output_tokens=int_or_zero(usage.get("output_tokens")), cumulative=True)
             self._emit(Kind.FINISHED, success=True, text=self.last_message)
         elif kind == "turn.failed":
             message = _message(line.get("error")) or "turn failed"
@@ -194,10 +195,6 @@ class CodexParser:
             for change in item.get("changes") or []:
                 if isinstance(change, dict) and change.get("path"):
                     self._emit(Kind.FILE_CHANGE, path=str(change["path"]))
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) else 0
 
 
 def _message(value: Any) -> str:

@@ -26,8 +26,7 @@ class CommandAdapter:
     def prepare(self, request: SessionRequest) -> None:
         """Nothing to prepare: the command is the user's own program."""
 
-    def outcome(self, exit_code: int | None, log_path: Path, *, timed_out: bool, killed: bool,
-                request: SessionRequest | None = None) -> SessionOutcome:
+    def outcome(self, exit_code: int | None, log_path: Path, *, timed_out: bool, killed: bool) -> SessionOutcome:
         if timed_out:
             return SessionOutcome("timeout", exit_code, "session timed out")
         if killed:

@@ -10,14 +10,12 @@ final ``result{status,error?,stats{input_tokens,output_tokens,...}}``.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 from agent_dispatch.agents.base import SessionOutcome, SessionRequest
-from agent_dispatch.agents.cli import PLACEHOLDER_KEY, CLIAdapter, json_lines
+from agent_dispatch.agents.cli import CLIAdapter, json_lines, key_to_set, merge_json_file
 from agent_dispatch.agents.events import AgentEvent, Kind
 
 # Tool errors that mean "not allowed" rather than "went wrong". In headless default mode the
@@ -52,25 +50,20 @@ class GeminiAdapter(CLIAdapter):
         argv.append("--yolo" if yolo else f"--approval-mode={self.approval_mode}")
         if request.model:
             argv.append(f"--model={request.model}")
-        if request.resume_session and request.message_file is not None:
+        if request.resuming:
             argv.append(f"--resume={request.resume_session}")
-            text = request.message_text() or ""
-        else:
-            text = request.initial_text()
-        argv.append(f"--prompt={text}")
+        argv.append(f"--prompt={request.turn_text()}")
         return argv
 
     def cli_env(self, request: SessionRequest, home: Path) -> dict[str, str]:
         """Endpoint and key; the key falls back to the user's own GEMINI_API_KEY."""
-        # Why PWD: it is inherited from whoever started the engine; some CLIs trust it over the cwd.
         # GEMINI_CLI_NO_RELAUNCH: no second node process just for a bigger heap.
-        env = {"PWD": str(request.worktree), "GEMINI_CLI_NO_RELAUNCH": "true"}
+        env = {"GEMINI_CLI_NO_RELAUNCH": "true"}
         if request.base_url:
             env["GOOGLE_GEMINI_BASE_URL"] = request.base_url.rstrip("/")
-        if request.api_key:
-            env["GEMINI_API_KEY"] = request.api_key
-        elif request.base_url and not os.environ.get("GEMINI_API_KEY"):
-            env["GEMINI_API_KEY"] = PLACEHOLDER_KEY  # api-key auth needs one set
+        key = key_to_set(request, "GEMINI_API_KEY")  # api-key auth needs one set
+        if key:
+            env["GEMINI_API_KEY"] = key
         return env
 
     def write_config(self, request: SessionRequest, home: Path) -> None:
@@ -85,7 +78,7 @@ class GeminiAdapter(CLIAdapter):
         }
         if self.max_attempts is not None:
             ours["general"]["maxAttempts"] = self.max_attempts
-        _merge_json_file(path, ours)
+        merge_json_file(path, ours)
 
     def parse(self, text: str) -> list[AgentEvent]:
         """The ``stream-json`` lines mapped to events; other lines (stderr notices) are skipped."""
@@ -115,11 +108,9 @@ class GeminiAdapter(CLIAdapter):
                 events += _result(obj, "".join(reply))
         return events
 
-    def outcome(self, exit_code: int | None, log_path: Path, *, timed_out: bool, killed: bool,
-                request: SessionRequest | None = None) -> SessionOutcome:
+    def outcome(self, exit_code: int | None, log_path: Path, *, timed_out: bool, killed: bool) -> SessionOutcome:
         """As for every CLI, except that a turn limit is "limit": the engine continues the work."""
-        out = super().outcome(exit_code, log_path, timed_out=timed_out, killed=killed,
-                              request=request)
+        out = super().outcome(exit_code, log_path, timed_out=timed_out, killed=killed)
         errors = out.summary.errors if out.summary else []
         if out.reason == "failed" and (exit_code == TURN_LIMIT_EXIT
                                        or any(_TURN_LIMIT.search(e) for e in errors)):
@@ -158,27 +149,3 @@ def _result(obj: dict[str, Any], final_text: str) -> list[AgentEvent]:
     success = obj.get("status") == "success"
     events.append(AgentEvent(Kind.FINISHED, success=success, text=final_text))
     return events
-
-
-def _merge_json_file(path: Path, ours: dict[str, Any]) -> None:
-    """Deep-merge ``ours`` into the JSON object at ``path``; write only when something changed."""
-    try:
-        current = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        current = {}
-    if not isinstance(current, dict):
-        current = {}
-    merged = _deep_merge(current, ours)
-    if merged != current or not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
-
-
-def _deep_merge(base: dict[str, Any], ours: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in ours.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out

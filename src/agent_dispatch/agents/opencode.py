@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from agent_dispatch.agents.base import SessionRequest
-from agent_dispatch.agents.cli import PLACEHOLDER_KEY, CLIAdapter, json_lines
+from agent_dispatch.agents.cli import PLACEHOLDER_KEY, CLIAdapter, api_v1, json_lines
 from agent_dispatch.agents.events import AgentEvent, Kind
+from agent_dispatch.files import write_if_changed
 
 # Our own provider name in the generated config when the plan gives a model endpoint.
 PROVIDER = "dispatch"
@@ -40,12 +41,6 @@ QUIET_ENV = {
 }
 
 
-def openai_base(url: str) -> str:
-    """An OpenAI-style base URL: ``http://host:port`` becomes ``http://host:port/v1``."""
-    url = url.rstrip("/")
-    return url if url.endswith("/v1") else url + "/v1"
-
-
 class OpenCodeAdapter(CLIAdapter):
     """OpenCode: ``run`` once per session, follow-ups by ``run -s <sessionID>``."""
 
@@ -61,12 +56,9 @@ class OpenCodeAdapter(CLIAdapter):
         model = self.model_ref(request)
         if model:
             argv += ["-m", model]
-        if request.resume_session and request.message_file is not None:
+        if request.resuming:
             argv += ["-s", request.resume_session]
-            text = request.message_text() or ""
-        else:
-            text = request.initial_text()
-        return [*argv, "--", text]
+        return [*argv, "--", request.turn_text()]
 
     def model_ref(self, request: SessionRequest) -> str | None:
         """``provider/model``: our provider when the plan gives an endpoint, else the plan's own."""
@@ -79,8 +71,7 @@ class OpenCodeAdapter(CLIAdapter):
 
     def cli_env(self, request: SessionRequest, home: Path) -> dict[str, str]:
         """Config file, quiet switches and the endpoint's key (else the user's OPENAI_API_KEY)."""
-        env = {"OPENCODE_CONFIG": str(self.config_path(home)), "PWD": str(request.worktree),
-               **QUIET_ENV}
+        env = {"OPENCODE_CONFIG": str(self.config_path(home)), **QUIET_ENV}
         if request.base_url:
             env[KEY_VAR] = request.api_key or os.environ.get("OPENAI_API_KEY") or PLACEHOLDER_KEY
         return env
@@ -102,15 +93,12 @@ class OpenCodeAdapter(CLIAdapter):
             config.update(model=ref, small_model=ref, provider={PROVIDER: {
                 "npm": "@ai-sdk/openai-compatible",  # bundled: nothing is installed at run time
                 "name": "agent-dispatch endpoint",
-                "options": {"baseURL": openai_base(request.base_url),
+                "options": {"baseURL": api_v1(request.base_url),
                             "apiKey": f"{{env:{KEY_VAR}}}"},
                 "models": {model_id: {"name": model_id, "tool_call": True,
                                       "limit": {"context": 128000, "output": 8192}}},
             }})
-        path = self.config_path(home)
-        text = json.dumps(config, indent=2) + "\n"
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
+        write_if_changed(self.config_path(home), json.dumps(config, indent=2) + "\n")
         _mark_plugin_installed(home / ".config" / "opencode")
 
     def parse(self, text: str) -> list[AgentEvent]:

@@ -13,20 +13,14 @@ summed per assistant message instead.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from agent_dispatch.agents.base import SessionRequest
-from agent_dispatch.agents.claude import (
-    api_v1,
-    key_to_set,
-    parse_claude_stream,
-    with_complaint,
-)
-from agent_dispatch.agents.cli import CLIAdapter
+from agent_dispatch.agents.claude import parse_claude_stream
+from agent_dispatch.agents.cli import CLIAdapter, api_v1, key_to_set, merge_json_file, with_complaint
 from agent_dispatch.agents.events import AgentEvent, Kind
 
 # Qwen reports a failed API call as assistant text (and a `result` with is_error false, exit 0).
@@ -73,17 +67,6 @@ def positional(text: str) -> str:
     return "\n" + text if text.startswith("-") else text
 
 
-def merge(base: dict[str, Any], ours: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``ours`` laid over it, nested dicts merged (Qwen writes settings too)."""
-    merged = dict(base)
-    for key, value in ours.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 class QwenAdapter(CLIAdapter):
     """Qwen Code one-shot with a positional prompt; a follow-up resumes with ``-r <session_id>``."""
 
@@ -96,10 +79,9 @@ class QwenAdapter(CLIAdapter):
         argv = [exe, "--output-format", "stream-json", "--yolo", "--auth-type", "openai"]
         if request.model:
             argv += ["--model", request.model]
-        if request.resume_session and request.message_file is not None:
-            message = request.message_text() or ""
-            return argv + ["--resume", request.resume_session, positional(message)]
-        return argv + [positional(request.initial_text())]
+        if request.resuming:
+            argv += ["--resume", request.resume_session]
+        return argv + [positional(request.turn_text())]
 
     def cli_env(self, request: SessionRequest, home: Path) -> dict[str, str]:
         """The OpenAI-compatible endpoint and key when the plan overrides them."""
@@ -115,20 +97,7 @@ class QwenAdapter(CLIAdapter):
 
     def write_config(self, request: SessionRequest, home: Path) -> None:
         """Merge our settings into ``~/.qwen/settings.json``; chats under ``projects/`` stay."""
-        path = home / ".qwen" / "settings.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        current: dict[str, Any] = {}
-        if path.exists():
-            try:
-                loaded = json.loads(path.read_text(encoding="utf-8"))
-                current = loaded if isinstance(loaded, dict) else {}
-            except ValueError:
-                current = {}  # a broken file would stop Qwen; ours replaces it
-        wanted = merge(current, SETTINGS)
-        if wanted != current or not path.exists():
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
-            tmp.replace(path)
+        merge_json_file(home / ".qwen" / "settings.json", SETTINGS)
 
     def parse(self, text: str) -> list[AgentEvent]:
         """Qwen's Claude-compatible stream-json mapped to events (no cost)."""

@@ -8,9 +8,7 @@ passes, each one atomically (temporary file + ``os.replace``).
 from __future__ import annotations
 
 import datetime
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +18,7 @@ import jinja2
 from agent_dispatch.artifacts import paths
 from agent_dispatch.artifacts.context import SprintContext, build_context, sprint_dir_for
 from agent_dispatch.errors import FatalError
+from agent_dispatch.files import write_atomic
 from agent_dispatch.plan.model import Plan
 from agent_dispatch.prompts import sections
 from agent_dispatch.prompts.activation import ActivationPrompt, render_activation
@@ -126,19 +125,6 @@ def write_rendered(rendered: RenderedSprint) -> list[Path]:
         if stale not in written:
             stale.unlink()
     return written
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _common_values(

@@ -19,7 +19,7 @@ from agent_dispatch.artifacts.completion import read_report
 from agent_dispatch.engine import messages, review_gate
 from agent_dispatch.engine.gates import SETTLED_STATES, gate3
 from agent_dispatch.engine.runtime import Runtime
-from agent_dispatch.engine.state import AgentProgress
+from agent_dispatch.engine.state import AgentProgress, EngineState
 from agent_dispatch.engine.verify import CheckResult, run_chain_verify, run_check, verify_command
 from agent_dispatch.executors.base import SessionResult, SessionSpec
 from agent_dispatch.plan.model import Agent, Chain
@@ -57,13 +57,18 @@ async def run_agent(rt: Runtime, name: str) -> str:
             await asyncio.to_thread(_after_session, rt, name, None)
 
 
+def session_tool(progress: AgentProgress, tool: str) -> str:
+    """The CLI the agent's sessions run on now: its tier-3 fallback's, once switched, else ``tool``."""
+    return (progress.fallback or {}).get("tool") or tool
+
+
 def session_request(rt: Runtime, name: str, progress: AgentProgress) -> tuple[str, SessionRequest]:
     """(tool, request) for the agent's next session: its tool or fallback, the CLI session to resume."""
     agent, ctx = rt.agent(name)
     attempt = progress.attempts + 1
     message = progress.pending_message
     fallback = progress.fallback or {}
-    tool = fallback.get("tool") or ctx.tool
+    tool = session_tool(progress, ctx.tool)
     extra_env = {}
     if ctx.base_role == "RED TEAM":
         extra_env["DISPATCH_REVIEW_CONTEXT"] = str(review_gate.write_reviewer_context(rt))
@@ -124,13 +129,14 @@ def _outcome(rt: Runtime, name: str, result: SessionResult | None) -> SessionOut
     if result is None:  # the controller died after the session ended: judge by the tool's checks
         return SessionOutcome("ended", None)
     progress = rt.state().agents[name]
-    tool = (progress.fallback or {}).get("tool") or rt.context.agent(name).tool
-    outcome = get_adapter(tool).outcome(result.exit_code, Path(result.log_path),
+    tool = session_tool(progress, rt.context.agent(name).tool)
+    adapter = get_adapter(tool)
+    outcome = adapter.outcome(result.exit_code, Path(result.log_path),
                                         timed_out=result.reason == "timeout", killed=result.reason == "killed")
     summary = outcome.summary
     usage = {"input_tokens": summary.input_tokens, "output_tokens": summary.output_tokens,
              "cost_usd": summary.cost_usd} if summary else {}
-    if summary and getattr(get_adapter(tool), "usage_spans_resumes", False) and summary.session_id:
+    if summary and getattr(adapter, "usage_spans_resumes", False) and summary.session_id:
         # The CLI reports the thread's running total: record this session's share only.
         usage["thread_tokens"] = [summary.input_tokens, summary.output_tokens]
         earlier = [e.data.get("thread_tokens") for e in rt.log.read(types=["session_outcome"])
@@ -147,19 +153,19 @@ def _outcome(rt: Runtime, name: str, result: SessionResult | None) -> SessionOut
     return outcome
 
 
-def _over_budget(rt: Runtime, name: str) -> str | None:
-    """Why the agent may not start another session (its or the sprint's budget is spent), or None."""
+def _over_budget(rt: Runtime, name: str, state: EngineState) -> tuple[str, str] | None:
+    """(scope, why) when the agent may not start another session (its or the sprint's budget is
+    spent), else None."""
     agent, _ = rt.agent(name)
-    state = rt.state()
     progress = state.agents[name]
     for scope, budget, tokens, cost in (("agent", agent.budget, progress.tokens, progress.cost_usd),
                                         ("sprint", rt.plan.sprint.budget, state.tokens, state.cost_usd)):
         if budget is None:
             continue
         if budget.tokens is not None and tokens >= budget.tokens:
-            return f"{scope} token budget spent ({tokens} of {budget.tokens})"
+            return scope, f"{scope} token budget spent ({tokens} of {budget.tokens})"
         if budget.cost_usd is not None and cost >= budget.cost_usd:
-            return f"{scope} cost budget spent (${cost:.4f} of ${budget.cost_usd:.4f})"
+            return scope, f"{scope} cost budget spent (${cost:.4f} of ${budget.cost_usd:.4f})"
     return None
 
 
@@ -204,15 +210,17 @@ def _after_session(rt: Runtime, name: str, result: SessionResult | None) -> None
         if wip:
             rt.record("wip_committed", agent=name, commit=wip)
     evaluation = evaluate(rt, agent, ctx.worktree)
-    progress = rt.state().agents[name]
+    state = rt.state()
+    progress = state.agents[name]
     if progress.attempts >= rt.options.max_sessions:
         _gate3(rt, name, evaluation)
         return
-    spent = _over_budget(rt, name)
+    spent = _over_budget(rt, name, state)
     if spent:  # stopped after its turn: what it did so far still goes through gate 3
         if not progress.over_budget:
-            rt.record("budget_exceeded", agent=name, scope=spent.split(" ", 1)[0], detail=spent)
-            rt.say(f"{name}: stopped, {spent}")
+            scope, why = spent
+            rt.record("budget_exceeded", agent=name, scope=scope, detail=why)
+            rt.say(f"{name}: stopped, {why}")
         _gate3(rt, name, evaluation)
         return
     values = _message_values(rt, name)

@@ -109,7 +109,7 @@ def land_agents(rt: Runtime, names: list[str], *, returns: bool = True) -> list[
     verdict = review_gate.check_candidates(rt, [c.agent for c in candidates])
     returned = []
     for agent, decision in verdict.blocked.items():
-        findings = [f for f in review_gate.recorded_findings(rt) if f.id in {b.id for b in decision.blocking}]
+        findings = sorted(decision.blocking, key=lambda f: f.id)
         if returns and _return(rt, agent, "red-team-fix.md.j2", findings=findings, notes=list(decision.notes),
                                kind="red_team_fix"):
             returned.append(agent)

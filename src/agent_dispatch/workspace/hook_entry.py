@@ -14,12 +14,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent_dispatch import git
 from agent_dispatch.workspace.rules import TerritoryRules, Violation, read_rules
 
 
 def staged_changes(worktree: Path) -> dict[str, int]:
     """Lines removed per path the commit being made changes (its own edits only during a merge)."""
+    from agent_dispatch import git  # here, not at the top: the Claude Code edit hook needs no git
+
     index = os.environ.get("GIT_INDEX_FILE")
     if index and not os.path.isabs(index):
         index = str(worktree / index)

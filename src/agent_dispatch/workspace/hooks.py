@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_dispatch import git
+from agent_dispatch.files import write_atomic
 from agent_dispatch.workspace import guard
 from agent_dispatch.workspace.rules import TerritoryRules, write_rules
 
@@ -57,10 +58,7 @@ def hook_command(mode: str, rules_file: Path) -> str:
 
 
 def _write_script(path: Path, text: str) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.chmod(0o755)
-    tmp.replace(path)
+    write_atomic(path, text, mode=0o755)
 
 
 def _original(spec: GuardSpec, name: str) -> Path | None:

@@ -142,10 +142,9 @@ class TerritoryRules:
 
 def write_rules(path: Path, rules: TerritoryRules) -> None:
     """Store ``rules`` at ``path`` (atomically: hooks may read it at any time)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(rules.as_data(), indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    from agent_dispatch.files import write_atomic  # not at the top: the hooks import this module
+
+    write_atomic(path, json.dumps(rules.as_data(), indent=1) + "\n")
 
 
 def read_rules(path: Path) -> TerritoryRules:
