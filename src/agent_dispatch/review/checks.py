@@ -143,10 +143,11 @@ def check_overlaps(plan: Plan, branches: Sequence[BranchDiff]) -> list[Finding]:
     return out
 
 
-def check_secrets(branch: BranchDiff) -> list[Finding]:
-    """CRITICAL (HIGH for heuristic hits) for every added line with a suspected secret."""
+def check_secrets(branch: BranchDiff, hits: Iterable[secret_scan.SecretHit]) -> list[Finding]:
+    """CRITICAL (HIGH for heuristic hits) for every added line with a suspected secret (``hits``:
+    the scan of the branch diff's added lines)."""
     out = []
-    for hit in secret_scan.scan_added_lines(_added(branch.files)):
+    for hit in hits:
         kinds = ", ".join(hit.types)
         out.append(_draft(branch, hit.severity, "Security", hit.path, hit.line,
                           f"Possible secret ({kinds}) in added line",
@@ -158,28 +159,36 @@ def check_secrets(branch: BranchDiff) -> list[Finding]:
     return out
 
 
-def check_secret_history(root: Path, branch: BranchDiff) -> list[Finding]:
+def check_secret_history(root: Path, branch: BranchDiff,
+                         at_tip: Iterable[secret_scan.SecretHit]) -> list[Finding]:
     """Secrets that a commit of the branch added and a later one removed: the tip is clean, but
-    landing keeps the agent's commits reachable from the base branch, so the value ships anyway."""
+    landing keeps the agent's commits reachable from the base branch, so the value ships anyway.
+    ``at_tip``: the hits in the branch diff (reported by :func:`check_secrets`)."""
     commits = git.commit_diffs(root, branch.base, branch.tip)
     if len(commits) < 2:
         return []  # one commit: its lines are the branch diff, which check_secrets scanned
-    at_tip = {hit.digest for hit in secret_scan.scan_added_lines(_added(branch.files))}
-    out, seen = [], set(at_tip)
-    for sha, files in commits:
-        for hit in secret_scan.scan_added_lines(_added(files)):
-            if hit.digest in seen or hit.severity == "MEDIUM":
-                continue
-            seen.add(hit.digest)
-            kinds = ", ".join(hit.types)
-            draft = _draft(branch, hit.severity, "Security", hit.path, hit.line,
-                           f"Possible secret ({kinds}) in the branch history, removed at the tip",
-                           f"Commit {sha[:12]} adds {kinds} at {hit.path}:{hit.line} (value digest "
-                           f"sha256:{hit.digest}); a later commit removes it, but landing the branch keeps "
-                           "every commit of it reachable from the base branch.",
-                           f"Rewrite {branch.branch} so no commit holds the value (e.g. `git reset --soft "
-                           f"{branch.base[:12]}` and commit again), and rotate the secret.")
-            out.append(dataclasses.replace(draft, reproduction=f"git show {sha[:12]} -- {hit.path}"))
+    # One scan for all commits: each commit's files under a folder named after it (file names,
+    # which the scanner's filters look at, stay the same).
+    added = {f"{sha}/{path}": lines for sha, files in commits for path, lines in _added(files).items()}
+    order = {sha: n for n, (sha, _) in enumerate(commits)}
+    hits = sorted(secret_scan.scan_added_lines(added),
+                  key=lambda h: (order[h.path.split("/", 1)[0]], h.path, h.line))
+    out, seen = [], {hit.digest for hit in at_tip}
+    for commit_hit in hits:
+        sha, path = commit_hit.path.split("/", 1)
+        hit = dataclasses.replace(commit_hit, path=path)
+        if hit.digest in seen or hit.severity == "MEDIUM":
+            continue
+        seen.add(hit.digest)
+        kinds = ", ".join(hit.types)
+        draft = _draft(branch, hit.severity, "Security", hit.path, hit.line,
+                       f"Possible secret ({kinds}) in the branch history, removed at the tip",
+                       f"Commit {sha[:12]} adds {kinds} at {hit.path}:{hit.line} (value digest "
+                       f"sha256:{hit.digest}); a later commit removes it, but landing the branch keeps "
+                       "every commit of it reachable from the base branch.",
+                       f"Rewrite {branch.branch} so no commit holds the value (e.g. `git reset --soft "
+                       f"{branch.base[:12]}` and commit again), and rotate the secret.")
+        out.append(dataclasses.replace(draft, reproduction=f"git show {sha[:12]} -- {hit.path}"))
     return out
 
 
@@ -266,9 +275,9 @@ def check_binaries(root: Path, branch: BranchDiff) -> list[Finding]:
 
 def check_branch(root: Path, plan: Plan, branch: BranchDiff) -> list[Finding]:
     """All single-branch checks on ``branch`` (drafts, not numbered)."""
-    return (check_territory(plan, branch) + check_secrets(branch) + check_secret_history(root, branch)
-            + check_tests(branch)
-            + check_placeholders(branch) + check_dependencies(root, branch) + check_binaries(root, branch))
+    secrets = secret_scan.scan_added_lines(_added(branch.files))
+    return (check_territory(plan, branch) + check_secrets(branch, secrets)
+            + check_secret_history(root, branch, secrets) + check_tests(branch) + check_placeholders(branch) + check_dependencies(root, branch) + check_binaries(root, branch))
 
 
 def load_branches(root: Path, plan: Plan, context: SprintContext, *, base: str | None = None,
