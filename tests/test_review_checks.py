@@ -280,3 +280,20 @@ def test_secret_removed_later_is_still_found_in_the_branch_history(tmp_path: Pat
     assert AWS_KEY not in history.description + history.recommendation
     token = find(findings, "frontend", "Security", "app/web/token.py")
     assert len(token) == 1 and "history" not in token[0].title
+
+
+def test_findings_differing_only_in_line_keep_their_own_ids_across_runs(tmp_path: Path):
+    """Two placeholders in one file share a fingerprint; each keeps its own id, run after run."""
+    from agent_dispatch.review.findings import stable_ids
+
+    repo = review_repo(tmp_path)
+    twice = "def a():\n    # TODO: errors\n    return 1\n\n\ndef b():\n    # TODO: errors\n    return 2\n"
+    commit_branch(repo, "backend", {"app/api/views.py": VIEWS, "app/api/more.py": twice})
+    plan, context = load(repo)
+    drafts = [dataclasses.replace(f, id="") for f in checks.run_checks(repo, plan, context)]
+    first = stable_ids(drafts, [], "sprint-01")
+    again = stable_ids(drafts, first, "sprint-01")
+    placeholders = [f for f in first if f.category == "Placeholder"]
+    assert len(placeholders) == 5 and len({f.id for f in placeholders}) == 5
+    assert [f.id for f in again] == [f.id for f in first]
+    assert len({f.id for f in first}) == len(first)

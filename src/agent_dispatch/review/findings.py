@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import re
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -115,17 +116,24 @@ def number_findings(drafts: Iterable[Finding], sprint_id: str, *, agent_order: S
 
 
 def stable_ids(drafts: Sequence[Finding], recorded: Sequence[Finding], sprint_id: str) -> list[Finding]:
-    """``drafts`` with the ids their fingerprints had before; unseen ones numbered after the last id."""
-    known = {f.fingerprint: f.id for f in recorded}
+    """``drafts`` with the ids their fingerprints had before; unseen ones numbered after the last id.
+
+    Findings that differ only in their line (two placeholders in one file) share a fingerprint:
+    the n-th draft with a fingerprint takes the n-th id recorded for it, so none is lost.
+    """
+    known: dict[str, list[str]] = defaultdict(list)
+    for finding in sorted({f.id: f for f in recorded}.values(), key=lambda f: id_number(f.id) or 0):
+        known[finding.fingerprint].append(finding.id)
     next_number = max((id_number(f.id) or 0 for f in recorded), default=0) + 1
+    seen: Counter[str] = Counter()
     out = []
     for draft in drafts:
-        fid = known.get(draft.fingerprint)
-        if fid is None:
-            fid = finding_id(sprint_id, next_number)
-            known[draft.fingerprint] = fid
+        ids, n = known[draft.fingerprint], seen[draft.fingerprint]
+        seen[draft.fingerprint] += 1
+        if n >= len(ids):
+            ids.append(finding_id(sprint_id, next_number))
             next_number += 1
-        out.append(dataclasses.replace(draft, id=fid))
+        out.append(dataclasses.replace(draft, id=ids[n]))
     return out
 
 
