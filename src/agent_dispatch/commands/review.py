@@ -9,6 +9,7 @@ from pathlib import Path
 
 from agent_dispatch import git, output
 from agent_dispatch.artifacts.context import build_context, sprint_dir_for
+from agent_dispatch.artifacts.paths import FINDINGS_FILENAME
 from agent_dispatch.commands.common import load_checked
 from agent_dispatch.commands.operate import find_log
 from agent_dispatch.errors import FatalError
@@ -50,7 +51,7 @@ def review_plan(plan_path: Path, *, repo: Path | None = None, as_json: bool = Fa
     folder.mkdir(parents=True, exist_ok=True)
     territories = {b.agent.name: ", ".join(b.agent.territory.include) for b in branches}
     accepted = {f.id: a.reason for d in decisions.values() for f, a in d.accepted}
-    (folder / "red-team-findings.md").write_text(
+    (folder / FINDINGS_FILENAME).write_text(
         render_findings(findings, sprint_id=plan.sprint.id, branches=pairs, territories=territories,
                         accepted=accepted, reviewer="automated checks (dispatch review)"), encoding="utf-8")
     reviewed = {name for name, _ in pairs}
@@ -92,7 +93,7 @@ def _print(data: dict, decisions: dict[str, gate4.BranchDecision], folder: Path,
             output.write(f"    note: {note}")
     blocked = [name for name, d in decisions.items() if not d.allowed]
     output.write(f"findings recommendation: {data['recommendation']}; gate 4: {len(blocked)} of {len(decisions)} "
-                 f"branch(es) blocked; report: {folder.relative_to(root)}/red-team-findings.md")
+                 f"branch(es) blocked; report: {folder.relative_to(root)}/{FINDINGS_FILENAME}")
     if blocked:
         output.write("hint: fix the branch, or `dispatch accept <id> --reason \"...\"` for a HIGH you accept")
 

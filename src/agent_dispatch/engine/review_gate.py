@@ -14,12 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent_dispatch.artifacts.paths import FINDINGS_FILENAME
 from agent_dispatch.engine.runtime import Runtime
 from agent_dispatch.review import checks, gate4
 from agent_dispatch.review.findings import Finding, stable_ids
-from agent_dispatch.review.report import agent_aliases, parse_findings
-
-FINDINGS_FILENAME = "red-team-findings.md"
+from agent_dispatch.review.report import agent_aliases, read_findings
 
 
 @dataclass(frozen=True)
@@ -41,10 +40,9 @@ def reviewer_findings(rt: Runtime) -> list[Finding]:
     for ctx in rt.context.dispatched_agents():
         if ctx.base_role != "RED TEAM":
             continue
-        path = ctx.worktree / rt.context.sprint_dir / FINDINGS_FILENAME
-        if path.is_file():
-            parsed = parse_findings(path.read_text(encoding="utf-8", errors="replace"),
-                                    sprint_id=rt.plan.sprint.id, agents=aliases)
+        parsed = read_findings(ctx.worktree / rt.context.sprint_dir / FINDINGS_FILENAME,
+                               sprint_id=rt.plan.sprint.id, agents=aliases)
+        if parsed is not None:
             out += [dataclasses.replace(f, source="reviewer") for f in parsed.findings]
     return out
 
