@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from agent_dispatch.errors import FatalError
 from agent_dispatch.store import EventLog, EventType, NewEvent, events_path, project
 from agent_dispatch.store import log as log_module
-from agent_dispatch.store.projections import PROJECTION_VERSION
+from agent_dispatch.store.projections import PROJECTION_VERSION, STATUS
 
 PLAN = {
     "agents": [{"name": "data", "role": "DATA"}, {"name": "backend", "role": "BACKEND"},
@@ -296,7 +296,8 @@ def test_fresh_reader_starts_from_a_recent_snapshot(tmp_path: Path) -> None:
             writer.append("verification", agent="qa", data={"kind": "test", "ok": i % 2 == 0})
     with EventLog(path, snapshot_every=100) as reader:
         status = reader.status()
-        assert reader._snapshot_seq is not None and reader._snapshot_seq >= 1051 - 100
+        live = reader.live(STATUS)
+        assert live.snapshot_seq is not None and live.snapshot_seq >= 1051 - 100
         assert status == project(reader.read())
     db = sqlite3.connect(path)
     with db:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_dispatch.artifacts.context import AgentContext, SprintContext
-from agent_dispatch.engine.state import EngineState, fold
+from agent_dispatch.engine.state import ENGINE, EngineState
 from agent_dispatch.executors.base import Executor
 from agent_dispatch.plan.loader import LoadedPlan
 from agent_dispatch.plan.model import Agent, Plan
@@ -60,5 +60,10 @@ class Runtime:
         return self.log.append(type_, agent=agent, chain=chain, data=data)
 
     def state(self) -> EngineState:
-        """The engine's view, replayed from the log (the log is the only source of truth)."""
-        return fold(self.log.read())
+        """The engine's view of the log, after every event appended so far (by any process).
+
+        Folded incrementally and snapshotted (`engine.state.ENGINE`): the cost is the events
+        appended since the last call, not the length of the log. The copy returned never changes.
+        """
+        state: EngineState = self.log.live(ENGINE).get()
+        return state

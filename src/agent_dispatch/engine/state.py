@@ -2,17 +2,28 @@
 
 Only facts the tool itself recorded count here (sessions, its own verification runs, gates,
 landings); agents' own chain claims are kept apart as claims.
+
+The fold is incremental (`ENGINE` is a `store.live.Projection`): the engine keeps one live state
+that advances event by event and is snapshotted, instead of replaying the log for each decision.
+Readers get a copy (`view`) that later events never change: the fold replaces an agent's
+`AgentProgress` (and each container it changes) instead of mutating it, so that copy costs one
+shallow copy per agent, whatever the length of the log.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from agent_dispatch.store.events import Event, EventType
 
-@dataclass
+ENGINE_STATE_VERSION = 1  # bump when the state's shape or the fold's meaning changes
+
+
+@dataclass(frozen=True)
 class AgentProgress:
     attempts: int = 0  # sessions started so far
     open_session: dict[str, Any] | None = None  # executor record of a session not known to have ended
@@ -20,11 +31,11 @@ class AgentProgress:
     state: str = "IDLE"
     chain_state: dict[str, str] = field(default_factory=dict)  # tool-verified
     claimed: dict[str, str] = field(default_factory=dict)  # what the agent said
-    failures: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))  # chain → failure rounds
+    failures: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # chain → failure rounds
     nudges: int = 0
     gate3: bool | None = None
     returns: int = 0  # times its branch came back from the merge train
-    last_checks: list[dict] = field(default_factory=list)
+    last_checks: list[dict[str, Any]] = field(default_factory=list)
     cli_session: str | None = None  # the agent CLI's own session id, for resuming it
     cli_tool: str | None = None  # the tool that session ran with (no resuming across tools)
     tokens: int = 0
@@ -59,133 +70,188 @@ class EngineState:
         family = gate.split(":", 1)[0]
         return any(g in self.approvals or g in self.overrides for g in (gate, family))
 
+    def copy(self) -> EngineState:
+        """A copy that later folding does not change (agents' progress records are never mutated)."""
+        return EngineState(
+            started=self.started, finished=self.finished, agents=defaultdict(AgentProgress, self.agents),
+            waves_started=set(self.waves_started), waves_done=set(self.waves_done),
+            gates_passed=set(self.gates_passed), approvals=dict(self.approvals),
+            overrides=dict(self.overrides), landed=set(self.landed), over_budget=self.over_budget)
 
-def fold(events: Iterable[Any]) -> EngineState:
-    """Replay ``events`` (objects with ``type``, ``agent``, ``chain``, ``data``) into an EngineState."""
+
+def apply(state: EngineState, event: Event) -> None:
+    """Fold one event into ``state`` (events of types the engine does not use are ignored)."""
+    handler = _HANDLERS.get(str(event.type))
+    if handler is not None:
+        handler(state, event)
+
+
+def fold(events: Iterable[Event]) -> EngineState:
+    """Replay ``events`` into a new EngineState (the reference the live state is tested against)."""
     state = EngineState()
     for event in events:
-        handler = _HANDLERS.get(event.type)
-        if handler is not None:
-            handler(state, event)
+        apply(state, event)
     return state
 
 
-def _session_started(s: EngineState, e) -> None:
-    a = s.agents[e.agent]
-    a.attempts = max(a.attempts, int(e.data.get("attempt", a.attempts + 1)))
-    a.open_session = e.data.get("record")
-    a.pending_message = None
-    a.state = "ACTIVE"
+def _update(s: EngineState, name: str | None, **changes: Any) -> None:
+    agent = name or ""
+    s.agents[agent] = replace(s.agents.get(agent) or AgentProgress(), **changes)
 
 
-def _session_ended(s: EngineState, e) -> None:
-    s.agents[e.agent].open_session = None
+def _progress(s: EngineState, name: str | None) -> AgentProgress:
+    return s.agents.get(name or "") or AgentProgress()
 
 
-def _message_queued(s: EngineState, e) -> None:
-    a = s.agents[e.agent]
-    a.pending_message = dict(e.data)
-    if e.data.get("kind") in {"missing_report", "uncommitted"}:
-        a.nudges += 1
+def _session_started(s: EngineState, e: Event) -> None:
+    a = _progress(s, e.agent)
+    _update(s, e.agent, attempts=max(a.attempts, int(e.data.get("attempt", a.attempts + 1))),
+            open_session=e.data.get("record"), pending_message=None, state="ACTIVE")
 
 
-def _chain_state(s: EngineState, e) -> None:
-    a = s.agents[e.agent]
+def _session_ended(s: EngineState, e: Event) -> None:
+    _update(s, e.agent, open_session=None)
+
+
+def _message_queued(s: EngineState, e: Event) -> None:
+    a = _progress(s, e.agent)
+    nudge = e.data.get("kind") in {"missing_report", "uncommitted"}
+    _update(s, e.agent, pending_message=dict(e.data), nudges=a.nudges + nudge)
+
+
+def _chain_state(s: EngineState, e: Event) -> None:
+    a, chain = _progress(s, e.agent), e.chain or ""
     if e.data.get("source") == "tool":
-        a.chain_state[e.chain] = e.data["state"]
+        _update(s, e.agent, chain_state={**a.chain_state, chain: e.data["state"]})
     else:
-        a.claimed[e.chain] = e.data["state"]
+        _update(s, e.agent, claimed={**a.claimed, chain: e.data["state"]})
 
 
-def _chain_failed(s: EngineState, e) -> None:
-    s.agents[e.agent].failures[e.chain].append(dict(e.data))
+def _chain_failed(s: EngineState, e: Event) -> None:
+    a, chain = _progress(s, e.agent), e.chain or ""
+    _update(s, e.agent, failures={**a.failures, chain: [*a.failures.get(chain, []), dict(e.data)]})
 
 
-def _verification(s: EngineState, e) -> None:
-    a = s.agents[e.agent]
-    if a.last_checks and a.last_checks[0].get("round") != e.data.get("round"):
-        a.last_checks = []
-    a.last_checks.append(dict(e.data))
+def _verification(s: EngineState, e: Event) -> None:
+    a = _progress(s, e.agent)
+    same_round = a.last_checks and a.last_checks[0].get("round") == e.data.get("round")
+    _update(s, e.agent, last_checks=[*(a.last_checks if same_round else []), dict(e.data)])
 
 
-def _session_outcome(s: EngineState, e) -> None:
-    a = s.agents[e.agent]
+def _session_outcome(s: EngineState, e: Event) -> None:
+    a = _progress(s, e.agent)
+    changes: dict[str, Any] = {
+        "tokens": a.tokens + int(e.data.get("input_tokens") or 0) + int(e.data.get("output_tokens") or 0),
+        "cost_usd": a.cost_usd + float(e.data.get("cost_usd") or 0.0)}
     if e.data.get("cli_session"):
-        a.cli_session, a.cli_tool = e.data["cli_session"], e.data.get("tool")
-    a.tokens += int(e.data.get("input_tokens") or 0) + int(e.data.get("output_tokens") or 0)
-    a.cost_usd += float(e.data.get("cost_usd") or 0.0)
+        changes.update(cli_session=e.data["cli_session"], cli_tool=e.data.get("tool"))
+    _update(s, e.agent, **changes)
 
 
-def _fallback(s: EngineState, e) -> None:
-    s.agents[e.agent].fallback = dict(e.data)
+def _fallback(s: EngineState, e: Event) -> None:
+    _update(s, e.agent, fallback=dict(e.data))
 
 
-def _budget(s: EngineState, e) -> None:
+def _budget(s: EngineState, e: Event) -> None:
     if e.agent:
-        s.agents[e.agent].over_budget = True
+        _update(s, e.agent, over_budget=True)
     else:
         s.over_budget = True
 
 
-def _agent_state(s: EngineState, e) -> None:
-    s.agents[e.agent].state = e.data["state"]
+def _agent_state(s: EngineState, e: Event) -> None:
+    _update(s, e.agent, state=e.data["state"])
 
 
-def _gate(s: EngineState, e) -> None:
-    gate = e.data["gate"]
-    if e.type == "gate_passed":
+def _gate(s: EngineState, e: Event) -> None:
+    gate = str(e.data["gate"])
+    if e.type == EventType.GATE_PASSED:
         s.gates_passed.add(gate)
         if gate.startswith("gate-3:"):
-            s.agents[gate.split(":", 1)[1]].gate3 = True
-    elif e.type == "gate_failed" and gate.startswith("gate-3:"):
-        s.agents[gate.split(":", 1)[1]].gate3 = False
-    elif e.type == "gate_approved":
+            _update(s, gate.split(":", 1)[1], gate3=True)
+    elif e.type == EventType.GATE_FAILED and gate.startswith("gate-3:"):
+        _update(s, gate.split(":", 1)[1], gate3=False)
+    elif e.type == EventType.GATE_APPROVED:
         s.approvals[gate] = e.data.get("by", "operator")
-    elif e.type == "gate_overridden":
+    elif e.type == EventType.GATE_OVERRIDDEN:
         s.overrides[gate] = e.data.get("reason", "")
 
 
-def _wave(s: EngineState, e) -> None:
-    (s.waves_started if e.type == "wave_started" else s.waves_done).add(int(e.data["wave"]))
+def _wave(s: EngineState, e: Event) -> None:
+    (s.waves_started if e.type == EventType.WAVE_STARTED else s.waves_done).add(int(e.data["wave"]))
 
 
-def _merge_step(s: EngineState, e) -> None:
-    if e.data.get("ok"):
+def _merge_step(s: EngineState, e: Event) -> None:
+    if e.data.get("ok") and e.agent:
         s.landed.add(e.agent)
 
 
-def _returned(s: EngineState, e) -> None:
-    a = s.agents[e.agent]
-    a.gate3, a.returns, a.state = None, a.returns + 1, "ACTIVE"
-    s.landed.discard(e.agent)
+def _returned(s: EngineState, e: Event) -> None:
+    a = _progress(s, e.agent)
+    _update(s, e.agent, gate3=None, returns=a.returns + 1, state="ACTIVE")
+    s.landed.discard(e.agent or "")
 
 
-def _sprint(s: EngineState, e) -> None:
-    if e.type == "sprint_started":
+def _sprint(s: EngineState, e: Event) -> None:
+    if e.type == EventType.SPRINT_STARTED:
         s.started = True
     else:
         s.finished = True
 
 
-_HANDLERS = {
-    "agent_session_started": _session_started,
-    "agent_session_ended": _session_ended,
-    "message_queued": _message_queued,
-    "chain_state": _chain_state,
-    "chain_failed": _chain_failed,
-    "verification": _verification,
-    "agent_state": _agent_state,
-    "session_outcome": _session_outcome,
-    "agent_fallback": _fallback,
-    "budget_exceeded": _budget,
-    "gate_passed": _gate,
-    "gate_failed": _gate,
-    "gate_approved": _gate,
-    "gate_overridden": _gate,
-    "wave_started": _wave,
-    "wave_completed": _wave,
-    "merge_step": _merge_step,
-    "agent_returned": _returned,
-    "sprint_started": _sprint,
-    "sprint_finished": _sprint,
+_HANDLERS: dict[str, Callable[[EngineState, Event], None]] = {
+    EventType.AGENT_SESSION_STARTED: _session_started,
+    EventType.AGENT_SESSION_ENDED: _session_ended,
+    EventType.MESSAGE_QUEUED: _message_queued,
+    EventType.CHAIN_STATE: _chain_state,
+    EventType.CHAIN_FAILED: _chain_failed,
+    EventType.VERIFICATION: _verification,
+    EventType.AGENT_STATE: _agent_state,
+    EventType.SESSION_OUTCOME: _session_outcome,
+    EventType.AGENT_FALLBACK: _fallback,
+    EventType.BUDGET_EXCEEDED: _budget,
+    EventType.GATE_PASSED: _gate,
+    EventType.GATE_FAILED: _gate,
+    EventType.GATE_APPROVED: _gate,
+    EventType.GATE_OVERRIDDEN: _gate,
+    EventType.WAVE_STARTED: _wave,
+    EventType.WAVE_COMPLETED: _wave,
+    EventType.MERGE_STEP: _merge_step,
+    EventType.AGENT_RETURNED: _returned,
+    EventType.SPRINT_STARTED: _sprint,
+    EventType.SPRINT_FINISHED: _sprint,
 }
+
+
+class EngineProjection:
+    """The engine's fold as a `store.live.Projection` (snapshot name ``engine``)."""
+
+    name = "engine"
+    version = ENGINE_STATE_VERSION
+
+    def new(self) -> EngineState:
+        return EngineState()
+
+    def apply(self, state: EngineState, event: Event) -> None:
+        apply(state, event)
+
+    def view(self, state: EngineState) -> EngineState:
+        return state.copy()
+
+    def dump(self, state: EngineState) -> dict[str, Any]:
+        return {"started": state.started, "finished": state.finished, "over_budget": state.over_budget,
+                "agents": {name: dataclasses.asdict(a) for name, a in state.agents.items()},
+                "waves_started": sorted(state.waves_started), "waves_done": sorted(state.waves_done),
+                "gates_passed": sorted(state.gates_passed), "approvals": state.approvals,
+                "overrides": state.overrides, "landed": sorted(state.landed)}
+
+    def load(self, data: Any) -> EngineState:
+        return EngineState(
+            started=data["started"], finished=data["finished"], over_budget=data["over_budget"],
+            agents=defaultdict(AgentProgress, {name: AgentProgress(**a) for name, a in data["agents"].items()}),
+            waves_started=set(data["waves_started"]), waves_done=set(data["waves_done"]),
+            gates_passed=set(data["gates_passed"]), approvals=dict(data["approvals"]),
+            overrides=dict(data["overrides"]), landed=set(data["landed"]))
+
+
+ENGINE = EngineProjection()

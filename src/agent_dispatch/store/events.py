@@ -1,18 +1,21 @@
 """The typed event model: every fact the tool learns is one `Event` in the sprint's log.
 
 An event is ``(seq, ts, sprint, agent?, chain?, type, data)``. ``type`` comes from a closed set
-(`EventType`); each type lists the ``data`` keys it requires (`REQUIRED`) and, for enumerated
-fields, the values allowed (`ALLOWED`). Extra keys are always allowed, so the engine can record
-more detail without a schema change. `validate` is applied on append; events read back are never
-rejected: a type this version does not know (written by a newer one) loads as a plain string.
+(`EventType`); each type has a typed payload model (`PAYLOADS`: the keys it requires, the values
+its enumerated fields allow). Extra keys are always allowed, so the engine can record more detail
+without a schema change. `validate` is applied on append; events read back are never rejected: a
+type this version does not know (written by a newer one) loads as a plain string.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class EventType(enum.StrEnum):
@@ -106,41 +109,258 @@ class Health(enum.StrEnum):
 WORKING_CHAIN_STATES = frozenset({"TRACING", "DIAGNOSING", "FIXING", "VERIFYING", "DOCUMENTING"})
 SETTLED_CHAIN_STATES = frozenset({"COMPLETE", "PARKED", "FAILED", "SKIPPED"})
 
-# data keys each type must carry; extra keys are welcome.
-REQUIRED: dict[EventType, tuple[str, ...]] = {
-    EventType.SPRINT_STARTED: (),
-    EventType.SPRINT_FINISHED: ("outcome",),
-    EventType.GATE_PASSED: ("gate",),
-    EventType.GATE_FAILED: ("gate",),
-    EventType.GATE_APPROVED: ("gate",),
-    EventType.GATE_OVERRIDDEN: ("gate", "reason"),
-    EventType.WAVE_STARTED: ("wave",),
-    EventType.WAVE_COMPLETED: ("wave",),
-    EventType.AGENT_STARTED: (),
-    EventType.AGENT_SESSION_STARTED: ("attempt", "pid", "session_id"),
-    EventType.AGENT_SESSION_ENDED: ("exit_code", "reason"),
-    EventType.AGENT_STATE: ("state",),
-    EventType.CHAIN_STATE: ("state",),
-    EventType.VERIFICATION: ("kind", "ok"),  # usually also command, returncode, output tail
-    EventType.P0_DISCOVERED: ("description",),
-    EventType.P0_TRIAGED: ("p0", "decision"),
-    EventType.RETRY_SCHEDULED: ("tier",),
-    EventType.INTERVENTION_SENT: ("intervention",),
-    EventType.REPORT_PARSED: (),
-    EventType.TERRITORY_VIOLATION: ("paths",),
-    EventType.MERGE_STEP: ("ok",),
-    EventType.REF_UPDATED: ("ref", "old", "new", "validated"),
-    EventType.OPERATOR_DECISION: ("decision",),
-    EventType.MESSAGE_QUEUED: ("kind", "file"),
-    EventType.CHAIN_FAILED: ("tier",),
-    EventType.WIP_COMMITTED: ("commit",),
-    EventType.MERGE_VALIDATION: ("commit", "ok"),
-    EventType.AGENT_RETURNED: ("kind",),
-    EventType.FINDING: ("id", "severity", "file"),
-    EventType.FINDING_ACCEPTED: ("id", "reason"),
-    EventType.SESSION_OUTCOME: ("reason",),
-    EventType.BUDGET_EXCEEDED: ("scope",),
-    EventType.AGENT_FALLBACK: ("tool",),
+
+
+# -- typed payloads ---------------------------------------------------------------------------------
+# One pydantic model per event type: the keys a type must carry are fields without a default, the
+# enumerated ones are typed by their enum. Extra keys are always allowed (``extra="allow"``), so the
+# engine can record more detail without a schema change and events of a newer version still load.
+# What is stored is the data as given (JSON), so ``dispatch events --json`` keeps its shape.
+
+Scalar = str | int  # gates, waves and ids are names or numbers
+
+
+class Payload(BaseModel):
+    """Base of every event payload."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class SprintStarted(Payload):
+    plan: str | None = None
+    plan_sha: str | None = None
+    agents: list[Any] = Field(default_factory=list)  # names or {name, role, wave}
+    waves: Any = None  # [{number, agents}] or {number: [agents]}
+    chains: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class SprintFinished(Payload):
+    outcome: str
+    failed: list[str] = Field(default_factory=list)
+    not_landed: list[str] = Field(default_factory=list)
+    decision: str | None = None
+
+
+class GateEvent(Payload):
+    gate: Scalar
+    wave: Scalar | None = None
+    reason: str | None = None
+
+
+class GatePassed(GateEvent):
+    skipped: list[str] = Field(default_factory=list)
+
+
+class GateFailed(GateEvent):
+    failed: list[str] = Field(default_factory=list)
+    reasons: list[str] = Field(default_factory=list)
+
+
+class GateApproved(GateEvent):
+    by: str | None = None
+
+
+class GateOverridden(GateEvent):
+    reason: str
+    by: str | None = None
+
+
+class WaveStarted(Payload):
+    wave: Scalar
+    agents: list[str] = Field(default_factory=list)
+
+
+class WaveCompleted(Payload):
+    wave: Scalar
+
+
+class AgentStarted(Payload):
+    branch: str | None = None
+    worktree: str | None = None
+    role: str | None = None
+    wave: Scalar | None = None
+
+
+class AgentSessionStarted(Payload):
+    attempt: int
+    pid: int
+    session_id: str
+    record: dict[str, Any] | None = None  # the executor's record, for re-adoption after a restart
+    message: str | None = None  # kind of follow-up message the session delivers
+    tool: str | None = None
+    model: str | None = None
+    resumed: str | None = None  # the CLI session id resumed
+    argv: list[str] = Field(default_factory=list)
+
+
+class AgentSessionEnded(Payload):
+    exit_code: int | None
+    reason: str
+    attempt: int | None = None
+    adopted: bool = False
+
+
+class AgentStateChanged(Payload):
+    state: AgentState
+    reason: str | None = None
+
+
+class ChainStateChanged(Payload):
+    state: ChainState
+    park_reason: ParkReason | None = None
+    source: str | None = None  # "tool" (verified) or "agent" (a claim)
+    note: str | None = None
+    duplicate_of: str | None = None
+
+
+class Verification(Payload):
+    kind: Literal["build", "test", "verify", "lint"]
+    ok: bool
+    name: str | None = None
+    command: str | None = None
+    returncode: int | None = None
+    round: str | None = None
+
+
+class P0Discovered(Payload):
+    description: str
+    file: str | None = None
+    line: int | None = None
+
+
+class P0Triaged(Payload):
+    p0: Scalar
+    decision: str
+
+
+class RetryScheduled(Payload):
+    tier: int
+
+
+class InterventionSent(Payload):
+    intervention: str
+
+
+class ReportParsed(Payload):
+    present: bool | None = None
+    status: str | None = None
+
+
+class TerritoryViolation(Payload):
+    paths: list[str] | str
+
+
+class MergeStep(Payload):
+    ok: bool
+    commit: str | None = None
+    conflicts: list[str] | None = None
+    culprit: bool = False
+
+
+class RefUpdated(Payload):
+    ref: str
+    old: str | None
+    new: str | None
+    validated: bool
+    error: str | None = None
+
+
+class OperatorDecision(Payload):
+    decision: str
+
+
+class MessageQueued(Payload):
+    kind: str
+    file: str
+    attempt: int | None = None
+
+
+class ChainFailed(Payload):
+    tier: int
+    attempt: int | None = None
+    failures: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class WipCommitted(Payload):
+    commit: str
+
+
+class MergeValidation(Payload):
+    commit: str
+    ok: bool
+    checks: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class AgentReturned(Payload):
+    kind: str
+
+
+class FindingRecorded(Payload):
+    id: str
+    severity: Literal["CRITICAL", "HIGH", "MEDIUM", "LOW"]
+    file: str | None
+
+
+class FindingAccepted(Payload):
+    id: str
+    reason: str
+
+
+class SessionOutcomeRead(Payload):
+    reason: str
+    tool: str | None = None
+    attempt: int | None = None
+    cli_session: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+
+
+class BudgetExceeded(Payload):
+    scope: str
+    detail: str | None = None
+
+
+class AgentFallback(Payload):
+    tool: str
+    model: str | None = None
+    command: list[str] | None = None
+
+
+PAYLOADS: dict[EventType, type[Payload]] = {
+    EventType.SPRINT_STARTED: SprintStarted,
+    EventType.SPRINT_FINISHED: SprintFinished,
+    EventType.GATE_PASSED: GatePassed,
+    EventType.GATE_FAILED: GateFailed,
+    EventType.GATE_APPROVED: GateApproved,
+    EventType.GATE_OVERRIDDEN: GateOverridden,
+    EventType.WAVE_STARTED: WaveStarted,
+    EventType.WAVE_COMPLETED: WaveCompleted,
+    EventType.AGENT_STARTED: AgentStarted,
+    EventType.AGENT_SESSION_STARTED: AgentSessionStarted,
+    EventType.AGENT_SESSION_ENDED: AgentSessionEnded,
+    EventType.AGENT_STATE: AgentStateChanged,
+    EventType.CHAIN_STATE: ChainStateChanged,
+    EventType.VERIFICATION: Verification,
+    EventType.P0_DISCOVERED: P0Discovered,
+    EventType.P0_TRIAGED: P0Triaged,
+    EventType.RETRY_SCHEDULED: RetryScheduled,
+    EventType.INTERVENTION_SENT: InterventionSent,
+    EventType.REPORT_PARSED: ReportParsed,
+    EventType.TERRITORY_VIOLATION: TerritoryViolation,
+    EventType.MERGE_STEP: MergeStep,
+    EventType.REF_UPDATED: RefUpdated,
+    EventType.OPERATOR_DECISION: OperatorDecision,
+    EventType.MESSAGE_QUEUED: MessageQueued,
+    EventType.CHAIN_FAILED: ChainFailed,
+    EventType.WIP_COMMITTED: WipCommitted,
+    EventType.MERGE_VALIDATION: MergeValidation,
+    EventType.AGENT_RETURNED: AgentReturned,
+    EventType.FINDING: FindingRecorded,
+    EventType.FINDING_ACCEPTED: FindingAccepted,
+    EventType.SESSION_OUTCOME: SessionOutcomeRead,
+    EventType.BUDGET_EXCEEDED: BudgetExceeded,
+    EventType.AGENT_FALLBACK: AgentFallback,
 }
 
 # Types that describe one agent (or one of its chains) must name it.
@@ -149,14 +369,6 @@ NEEDS_AGENT = frozenset({
     EventType.AGENT_STATE, EventType.TERRITORY_VIOLATION,
 })
 NEEDS_CHAIN = frozenset({EventType.CHAIN_STATE})
-
-ALLOWED: dict[tuple[EventType, str], frozenset[str]] = {
-    (EventType.AGENT_STATE, "state"): frozenset(AgentState),
-    (EventType.CHAIN_STATE, "state"): frozenset(ChainState),
-    (EventType.CHAIN_STATE, "park_reason"): frozenset(ParkReason),
-    (EventType.VERIFICATION, "kind"): frozenset({"build", "test", "verify", "lint"}),
-    (EventType.FINDING, "severity"): frozenset({"CRITICAL", "HIGH", "MEDIUM", "LOW"}),
-}
 
 
 def parse_type(value: str) -> EventType | str:
@@ -167,25 +379,40 @@ def parse_type(value: str) -> EventType | str:
         return value
 
 
-def validate(type_: str, *, agent: str | None, chain: str | None, data: Mapping[str, Any]) -> EventType:
-    """Check an event before it is appended; raises ValueError naming what is wrong."""
+def encode(data: Mapping[str, Any]) -> str:
+    """The stored JSON of an event's data (paths and other objects become strings)."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def validate(type_: str, *, agent: str | None, chain: str | None, data: Mapping[str, Any] | str) -> EventType:
+    """Check an event before it is appended; raises ValueError naming what is wrong.
+
+    ``data`` is checked as it will be stored: its JSON (`encode`), which may be passed instead.
+    """
     try:
         known = EventType(type_)
     except ValueError:
         allowed = ", ".join(t.value for t in EventType)
         raise ValueError(f"unknown event type {type_!r}; expected one of: {allowed}") from None
-    missing = [key for key in REQUIRED[known] if key not in data]
-    if missing:
-        raise ValueError(f"{known} event is missing data key(s): {', '.join(missing)}")
     if known in NEEDS_AGENT and not agent:
         raise ValueError(f"{known} event needs an agent")
     if known in NEEDS_CHAIN and not chain:
         raise ValueError(f"{known} event needs a chain")
-    for (event_type, key), values in ALLOWED.items():
-        if event_type == known and data.get(key) is not None and data[key] not in values:
-            raise ValueError(f"{known} event: {key}={data[key]!r} is not one of: "
-                             f"{', '.join(sorted(values))}")
+    try:
+        PAYLOADS[known].model_validate_json(data if isinstance(data, str) else encode(data))
+    except ValidationError as exc:
+        raise ValueError(_explain(known, exc)) from None
     return known
+
+
+def _explain(known: EventType, exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False)
+    missing = [str(e["loc"][0]) for e in errors if e["type"] == "missing"]
+    if missing:
+        return f"{known} event is missing data key(s): {', '.join(missing)}"
+    first = errors[0]
+    key = ".".join(str(part) for part in first["loc"])
+    return f"{known} event: {key}={first.get('input')!r}: {first['msg']}"
 
 
 @dataclass(frozen=True)
@@ -216,7 +443,14 @@ class Event:
         """False for a type this version does not know (it is kept, and ignored by projections)."""
         return isinstance(self.type, EventType)
 
+    @property
+    def payload(self) -> Payload | None:
+        """The typed payload (None for a type this version does not know)."""
+        if not isinstance(self.type, EventType):
+            return None
+        return PAYLOADS[self.type].model_validate(self.data)
+
     def as_data(self) -> dict[str, Any]:
-        """A JSON-able dict, e.g. for ``dispatch log --json``."""
+        """A JSON-able dict, e.g. for ``dispatch events --json``."""
         return {"seq": self.seq, "ts": self.ts, "sprint": self.sprint, "agent": self.agent,
                 "chain": self.chain, "type": str(self.type), "data": self.data}

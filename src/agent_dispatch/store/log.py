@@ -23,18 +23,17 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from agent_dispatch.errors import FatalError
 from agent_dispatch.store import projections
-from agent_dispatch.store.events import Event, NewEvent, parse_type, validate
+from agent_dispatch.store.events import Event, NewEvent, encode, parse_type, validate
+from agent_dispatch.store.live import SNAPSHOT_EVERY, LiveState, Projection, S
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 30.0
-SNAPSHOT_EVERY = 2000  # events folded since the last snapshot before a new one is written
-_STATUS_SNAPSHOT = "status"
 
 # Statements that bring a database from version N-1 to N (PRAGMA user_version). Each step runs
 # in one transaction, so a crash mid-way leaves the previous version intact.
@@ -88,8 +87,8 @@ class EventLog:
         self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                    check_same_thread=False)
         self._lock = threading.RLock()
-        self._cache: tuple[dict[str, Any], int] | None = None  # folded state, last folded seq
-        self._snapshot_seq: int | None = None
+        self._live: dict[str, LiveState[Any]] = {}  # projection name -> its live state
+        self._listeners: list[Callable[[int], None]] = []
         self._newer_schema: int | None = None
         self._db.execute("PRAGMA journal_mode = WAL")
         # In WAL mode synchronous=NORMAL fsyncs only at checkpoints: a committed event survives a
@@ -155,15 +154,26 @@ class EventLog:
                              f"v{self._newer_schema}; this version knows v{SCHEMA_VERSION})\n"
                              "hint: upgrade agent-dispatch to continue this sprint")
         with self._write() as db:
-            seqs = [db.execute(_INSERT, row).lastrowid for row in rows]
+            seqs = [int(db.execute(_INSERT, row).lastrowid or 0) for row in rows]
+        if seqs:
+            for listener in list(self._listeners):
+                listener(seqs[-1])  # after COMMIT: the events are durable
         self._maybe_snapshot(seqs[-1] if seqs else 0)
-        return [int(seq) for seq in seqs if seq is not None]
+        return seqs
+
+    def add_listener(self, callback: Callable[[int], None]) -> Callable[[], None]:
+        """Call ``callback(last_seq)`` after each append made through this object commits (for
+        waking subscribers at once; appends by other processes are found by polling). Returns a
+        function that removes it."""
+        with self._lock:
+            self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
 
     def _row(self, event: NewEvent) -> tuple[Any, ...]:
         if not isinstance(event.data, Mapping):
             raise ValueError(f"{event.type} event: data must be a mapping, not {type(event.data).__name__}")
-        known = validate(event.type, agent=event.agent, chain=event.chain, data=event.data)
-        payload = json.dumps(event.data, separators=(",", ":"), ensure_ascii=False, default=str)
+        payload = encode(event.data)
+        known = validate(event.type, agent=event.agent, chain=event.chain, data=payload)
         ts = time.time() if event.ts is None else event.ts
         return (ts, self.sprint, event.agent, event.chain, known.value, payload)
 
@@ -210,47 +220,47 @@ class EventLog:
                 return
             time.sleep(poll_s)
 
-    # -- status -------------------------------------------------------------------------------
+    # -- live state and snapshots ----------------------------------------------------------------
+
+    def live(self, projection: Projection[S]) -> LiveState[S]:
+        """The live state of ``projection`` over this log (one per projection name, shared)."""
+        with self._lock:
+            live = self._live.get(projection.name)
+            if live is None:
+                live = self._live[projection.name] = LiveState(self, projection,
+                                                               snapshot_every=self.snapshot_every)
+            return live
 
     def status(self) -> projections.Status:
         """The sprint's status, folded incrementally: cached state (or snapshot) plus new events."""
+        status: projections.Status = self.live(projections.STATUS).get()
+        return status
+
+    def load_snapshot(self, name: str, version: int) -> tuple[int, Any] | None:
+        """(seq, data) of the snapshot ``name`` if it was written by ``version`` of its fold."""
         with self._lock:
-            state, seq = self._cache if self._cache is not None else self._load_snapshot()
-            new = self.read(seq)
-            for event in new:
-                projections.apply(state, event)
-            seq = new[-1].seq if new else seq
-            self._cache = (state, seq)
-            if self.snapshot_every and seq - (self._snapshot_seq or 0) >= self.snapshot_every:
-                self._save_snapshot(state, seq)
-            return projections.to_status(state)
+            row = self._db.execute(_LOAD_SNAPSHOT, (name,)).fetchone()
+        if row is None or row[0] != version:
+            return None
+        return int(row[1]), json.loads(row[2])
 
-    def _load_snapshot(self) -> tuple[dict[str, Any], int]:
-        row = self._db.execute(_LOAD_SNAPSHOT, (_STATUS_SNAPSHOT,)).fetchone()
-        if row is not None and row[0] == projections.PROJECTION_VERSION and row[1] <= self.last_seq():
-            self._snapshot_seq = row[1]
-            return json.loads(row[2]), row[1]
-        self._snapshot_seq = 0
-        return projections.new_state(), 0
-
-    def _save_snapshot(self, state: Mapping[str, Any], seq: int) -> None:
-        data = json.dumps(state, separators=(",", ":"), ensure_ascii=False)
+    def save_snapshot(self, name: str, version: int, seq: int, data: Any) -> bool:
+        """Save a folded state as of ``seq``; False when the database cannot be written."""
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
         try:
             with self._write() as db:
-                db.execute(_SAVE_SNAPSHOT, (_STATUS_SNAPSHOT, projections.PROJECTION_VERSION, seq,
-                                            time.time(), data))
-        except sqlite3.OperationalError:  # read-only database or file system: status still works
-            return
-        self._snapshot_seq = seq
+                db.execute(_SAVE_SNAPSHOT, (name, version, seq, time.time(), text))
+        except sqlite3.OperationalError:  # read-only database or file system: the state still works
+            return False
+        return True
 
     def _maybe_snapshot(self, seq: int) -> None:
-        """Keep the snapshot fresh from the writers' side, so a fresh ``dispatch status`` is fast."""
+        """Keep the status snapshot fresh from the writers' side, so a fresh ``dispatch status`` is fast."""
         if not self.snapshot_every:
             return
-        with self._lock:
-            if self._snapshot_seq is None:
-                row = self._db.execute(_LOAD_SNAPSHOT, (_STATUS_SNAPSHOT,)).fetchone()
-                self._snapshot_seq = row[1] if row is not None else 0
-            due = seq - self._snapshot_seq >= self.snapshot_every
-        if due:
-            self.status()
+        live = self.live(projections.STATUS)
+        if live.snapshot_seq is None:
+            found = self.load_snapshot(projections.STATUS.name, projections.STATUS.version)
+            live.snapshot_seq = found[0] if found is not None else 0
+        if seq - live.snapshot_seq >= self.snapshot_every:
+            live.apply_new()

@@ -303,3 +303,28 @@ def project(events: Iterable[Event]) -> Status:
     """The status after ``events``, computed from scratch (the reference for the fast path)."""
     return to_status(fold(events))
 
+
+
+class StatusProjection:
+    """The status fold as a `live.Projection`: the state is the plain JSON dict, the view a `Status`."""
+
+    name = "status"
+    version = PROJECTION_VERSION
+
+    def new(self) -> State:
+        return new_state()
+
+    def apply(self, state: State, event: Event) -> None:
+        apply(state, event)
+
+    def dump(self, state: State) -> State:
+        return state
+
+    def load(self, data: Any) -> State:
+        return dict(data)
+
+    def view(self, state: State) -> Status:
+        return to_status(state)
+
+
+STATUS = StatusProjection()
