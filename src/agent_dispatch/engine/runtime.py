@@ -12,7 +12,9 @@ from agent_dispatch.engine.state import ENGINE, EngineState
 from agent_dispatch.executors.base import Executor
 from agent_dispatch.plan.loader import LoadedPlan
 from agent_dispatch.plan.model import Agent, Plan
+from agent_dispatch.store.events import EventType
 from agent_dispatch.store.log import EventLog
+from agent_dispatch.store.spine import Spine, Subscription
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Runtime:
     executor: Executor
     options: Options
     say: Callable[[str], None] = field(default=lambda text: None)
+    _spine: Spine | None = field(default=None, init=False, repr=False)
 
     @property
     def plan(self) -> Plan:
@@ -55,8 +58,16 @@ class Runtime:
     def agent(self, name: str) -> tuple[Agent, AgentContext]:
         return self.plan.agent(name), self.context.agent(name)
 
-    def record(self, type_: str, *, agent: str | None = None, chain: str | None = None, **data: Any) -> int:
-        """Append one event to the sprint's log."""
+    def subscribe(self, since_seq: int = 0) -> Subscription:
+        """Every event of the sprint after ``since_seq``, as it is appended (by this engine, by
+        agents' ``dispatch chain``/``p0``, by operator commands): in order, once each. Call it
+        from the event loop the sprint runs in."""
+        if self._spine is None:
+            self._spine = Spine(self.log.path, log=self.log)
+        return self._spine.subscribe(since_seq)
+
+    def record(self, type_: EventType, *, agent: str | None = None, chain: str | None = None, **data: Any) -> int:
+        """Append one event to the sprint's log (validated against its type's payload model)."""
         return self.log.append(type_, agent=agent, chain=chain, data=data)
 
     def state(self) -> EngineState:

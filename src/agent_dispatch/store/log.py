@@ -255,12 +255,14 @@ class EventLog:
         return True
 
     def _maybe_snapshot(self, seq: int) -> None:
-        """Keep the status snapshot fresh from the writers' side, so a fresh ``dispatch status`` is fast."""
+        """Keep snapshots fresh from the writers' side: the status one always (so a fresh ``dispatch
+        status`` is fast), and that of every other projection this object keeps live (the engine's)."""
         if not self.snapshot_every:
             return
-        live = self.live(projections.STATUS)
-        if live.snapshot_seq is None:
-            found = self.load_snapshot(projections.STATUS.name, projections.STATUS.version)
-            live.snapshot_seq = found[0] if found is not None else 0
-        if seq - live.snapshot_seq >= self.snapshot_every:
-            live.apply_new()
+        self.live(projections.STATUS)
+        for live in list(self._live.values()):
+            if live.snapshot_seq is None:
+                found = self.load_snapshot(live.projection.name, live.projection.version)
+                live.snapshot_seq = found[0] if found is not None else 0
+            if seq - live.snapshot_seq >= self.snapshot_every:
+                live.apply_new()
