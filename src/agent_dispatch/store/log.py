@@ -182,7 +182,8 @@ class EventLog:
     def read(self, since_seq: int = 0, *, types: Sequence[str] | None = None,
              agent: str | None = None, limit: int | None = None) -> list[Event]:
         """Events with ``seq > since_seq`` in seq order, optionally only some types or one agent."""
-        sql, params = _SELECT, [since_seq]
+        sql = _SELECT
+        params: list[object] = [since_seq]
         if types is not None:
             sql += f" AND type IN ({', '.join('?' for _ in types)})"  # placeholders only
             params += [str(t) for t in types]
