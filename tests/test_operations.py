@@ -1,8 +1,11 @@
 """`agent_dispatch.operations` called as plain functions (no CLI): each returns its typed result and
-writes its event."""
+writes its event; `dispatch message` reaches a running sprint's agent in its next session."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from agent_dispatch.review.findings import Finding
 from agent_dispatch.store.events import ChainState, EventType
 from agent_dispatch.store.log import EventLog
 from conftest import git, make_repo
+from test_engine import PLAN, dispatch, events, sprint_repo, write_value
 
 
 @pytest.fixture
@@ -131,3 +135,33 @@ def test_operations_find_the_sprint_from_a_directory(tmp_path: Path):
     assert approved.sprint == "sprint-07"
     with EventLog.for_sprint(repo, "sprint-07") as log:
         assert [(e.type, e.data["gate"]) for e in log.read()] == [(EventType.GATE_APPROVED, "gate-1")]
+
+
+def test_dispatch_message_reaches_the_agents_next_session(tmp_path: Path):
+    seen = tmp_path / "beta-saw.txt"
+    beta = [{"save_message": str(seen)}, {"report": "COMPLETE"}, {"commit": "report"}]
+    repo = sprint_repo(tmp_path, {"alpha": {"default": write_value(2)}, "beta": {"default": beta}})
+    assert dispatch(repo, "run", str(repo / PLAN)).returncode == 4  # gate 1 waits for the operator
+    dispatch(repo, "approve", "gate-1", check=True)
+    assert dispatch(repo, "resume", str(repo / PLAN)).returncode == 4  # wave 1 done, gate 2 waits
+    note = tmp_path / "note.md"
+    note.write_text("Wave 1 renamed VALUE; keep app/b.py as it is.\n")
+    sent = dispatch(repo, "message", "beta", "--file", str(note), check=True)
+    assert sent.stdout.startswith("queued for beta's session 1 (when it starts): ")
+    refused = dispatch(repo, "message", "alpha", "more work")
+    assert refused.returncode == 1 and "alpha is done (gate 3 passed)" in refused.stderr
+    dispatch(repo, "approve", "gate-2", check=True)
+    dispatch(repo, "resume", str(repo / PLAN), check=True)
+    assert seen.read_text() == "Wave 1 renamed VALUE; keep app/b.py as it is.\n"
+    log = events(repo)
+    queued = [e for e in log if e["type"] == "message_queued"]
+    assert [(e["agent"], e["data"]["kind"], e["data"]["attempt"]) for e in queued] == [("beta", "operator", 1)]
+    started = next(e for e in log if e["type"] == "agent_session_started" and e["agent"] == "beta")
+    assert started["data"]["message"] == "operator" and started["seq"] > queued[0]["seq"]
+    assert json.loads(dispatch(repo, "status", "--json", check=True).stdout)["finished"]["outcome"] == "complete"
+
+
+def test_dispatch_message_needs_text_or_file(tmp_path: Path):
+    result = subprocess.run([sys.executable, "-m", "agent_dispatch", "message", "alpha"], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "TEXT or with --file" in result.stderr

@@ -229,6 +229,18 @@ def override(
     _show(override_gate, gate, reason=reason, sprint=sprint)
 
 
+@app.command()
+def message(
+    agent: Annotated[str, typer.Argument(help="The agent to tell, e.g. backend.", show_default=False)],
+    text: Annotated[Optional[str], typer.Argument(help="What to tell it (or --file).", show_default=False)] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", help="Read the message from this file.")] = None,
+    sprint: SprintOpt = None,
+) -> None:
+    """Queue a message for an agent's next session (the running engine delivers it when that session starts)."""
+    from agent_dispatch.commands.operate import send_message
+
+    _show(send_message, agent, text, file=file, sprint=sprint)
+
 
 OptionalPlanArg = Annotated[
     Optional[Path], typer.Argument(help="The sprint plan (default: the only sprint with a log here).", show_default=False)
