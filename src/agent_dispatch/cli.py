@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -34,6 +35,17 @@ def _run(fn, *args, **kwargs) -> None:
     except Exit as e:
         raise typer.Exit(e.code) from None
     raise typer.Exit(code)
+
+
+def _show(fn: Callable[..., Any], *args: Any, as_json: bool = False, **kwargs: Any) -> None:
+    """Run a command returning a typed result and print it with its presenter (``ui.present``)."""
+
+    def command() -> int:
+        from agent_dispatch.ui.present import show
+
+        return show(fn(*args, **kwargs), as_json=as_json)
+
+    _run(command)
 
 
 def _version(value: bool) -> None:
@@ -75,7 +87,7 @@ def validate(plan: PlanArg, repo: RepoOpt = None, json: JsonOpt = False) -> None
     """
     from agent_dispatch.commands.validate import validate_plan
 
-    _run(validate_plan, plan, repo=repo, as_json=json)
+    _show(validate_plan, plan, repo=repo, as_json=json)
 
 
 @app.command()
@@ -177,7 +189,7 @@ def chain(
     """(For agents) report progress on one of your chains; the tool verifies it independently."""
     from agent_dispatch.commands.operate import report_chain
 
-    _run(report_chain, chain_id, state, agent=agent, sprint=sprint, note=note)
+    _show(report_chain, chain_id, state, agent=agent, sprint=sprint, note=note)
 
 
 @app.command()
@@ -191,7 +203,7 @@ def p0(
     """(For agents) report a P0 discovery outside your chains; do not fix it outside your territory."""
     from agent_dispatch.commands.operate import report_p0
 
-    _run(report_p0, text, file=file, line=line, agent=agent, sprint=sprint)
+    _show(report_p0, text, file=file, line=line, agent=agent, sprint=sprint)
 
 
 @app.command()
@@ -202,7 +214,7 @@ def approve(
     """Record your approval of a gate that waits for the operator, then `dispatch resume`."""
     from agent_dispatch.commands.operate import approve as approve_gate
 
-    _run(approve_gate, gate, sprint=sprint)
+    _show(approve_gate, gate, sprint=sprint)
 
 
 @app.command()
@@ -214,7 +226,20 @@ def override(
     """Override a failed gate with a recorded reason (failed agents are skipped, not landed)."""
     from agent_dispatch.commands.operate import override as override_gate
 
-    _run(override_gate, gate, reason=reason, sprint=sprint)
+    _show(override_gate, gate, reason=reason, sprint=sprint)
+
+
+@app.command()
+def message(
+    agent: Annotated[str, typer.Argument(help="The agent to tell, e.g. backend.", show_default=False)],
+    text: Annotated[Optional[str], typer.Argument(help="What to tell it (or --file).", show_default=False)] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", help="Read the message from this file.")] = None,
+    sprint: SprintOpt = None,
+) -> None:
+    """Queue a message for an agent's next session (the running engine delivers it when that session starts)."""
+    from agent_dispatch.commands.operate import send_message
+
+    _show(send_message, agent, text, file=file, sprint=sprint)
 
 
 OptionalPlanArg = Annotated[
@@ -230,9 +255,14 @@ def status(
     watch: Annotated[bool, typer.Option("--watch", "-w", help="Keep the board updated until the sprint ends.")] = False,
 ) -> None:
     """Show the sprint board: agents, chains, waves and health, computed from the event log."""
-    from agent_dispatch.commands.status import show_status
+    from agent_dispatch.commands.status import show_status, status_feed
 
-    _run(show_status, plan, sprint=sprint, as_json=json, watch=watch)
+    if watch and not json:
+        from agent_dispatch.ui.present import watch_status
+
+        _run(lambda: watch_status(status_feed(plan, sprint=sprint)))
+        return
+    _show(show_status, plan, sprint=sprint, as_json=json)
 
 
 @app.command()
@@ -246,7 +276,7 @@ def events(
     """Print the sprint's append-only event log (every fact the tool recorded)."""
     from agent_dispatch.commands.status import show_events
 
-    _run(show_events, plan, sprint=sprint, as_json=json, follow=follow, since=since)
+    _show(show_events, plan, sprint=sprint, as_json=json, follow=follow, since=since)
 
 
 workspaces_app = typer.Typer(help="Agent branches and guarded worktrees: up, list, down.", no_args_is_help=True)
@@ -274,9 +304,9 @@ def workspaces_up(
 @workspaces_app.command("list")
 def workspaces_list(plan: PlanArg, repo: RepoOpt = None, json: JsonOpt = False) -> None:
     """Per agent: branch, worktree, commits ahead of base, uncommitted files, report present."""
-    from agent_dispatch.commands.workspaces import workspaces_list as list_spaces
+    from agent_dispatch.commands.workspaces import list_workspaces
 
-    _run(list_spaces, plan, repo=repo, as_json=json)
+    _show(list_workspaces, plan, repo=repo, as_json=json)
 
 
 @workspaces_app.command("down")
@@ -308,7 +338,7 @@ def territory_check(
     """List every changed file (committed or not) outside the agent's territory; exit 1 when any."""
     from agent_dispatch.commands.territory import territory_check as check
 
-    _run(check, agent, plan_path=plan, repo=repo, as_json=json)
+    _show(check, agent, plan_path=plan, repo=repo, as_json=json)
 
 
 @app.command()
@@ -322,7 +352,7 @@ def conflicts(
     """All pairs of agent branches merged in memory (git merge-tree): clean, or the conflicting files."""
     from agent_dispatch.commands.conflicts import show_conflicts
 
-    _run(show_conflicts, plan, repo=repo, as_json=json, prefilter=not no_prefilter, planned=planned)
+    _show(show_conflicts, plan, repo=repo, as_json=json, prefilter=not no_prefilter, planned=planned)
 
 
 @app.command()
@@ -350,9 +380,9 @@ def accept(
     sprint: SprintOpt = None,
 ) -> None:
     """Accept a HIGH RED TEAM finding with a recorded reason so its branch may merge (CRITICAL needs --override)."""
-    from agent_dispatch.commands.review import accept as accept_finding
+    from agent_dispatch.commands.review import accept_finding
 
-    _run(accept_finding, finding_id, reason=reason, override=override, sprint=sprint)
+    _show(accept_finding, finding_id, reason=reason, override=override, sprint=sprint)
 
 
 def main() -> None:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 
-from agent_dispatch import git, output
+from agent_dispatch import git, operations, output
 from agent_dispatch.artifacts.context import build_context, sprint_dir_for
 from agent_dispatch.artifacts.paths import FINDINGS_FILENAME
 from agent_dispatch.commands.common import load_checked
-from agent_dispatch.commands.operate import find_log
 from agent_dispatch.errors import FatalError
+from agent_dispatch.operations import FindingAccepted
+from agent_dispatch.operations.findings import ACCEPT_NEEDS_REASON
 from agent_dispatch.review import checks, gate4
 from agent_dispatch.review.context import REVIEW_CONTEXT_FILENAME, write_review_context
-from agent_dispatch.review.findings import counts, is_finding_id, overall_recommendation, stable_ids
+from agent_dispatch.review.findings import counts, overall_recommendation, stable_ids
 from agent_dispatch.review.report import render_findings
 from agent_dispatch.store.log import EventLog, events_path
 
@@ -98,29 +98,18 @@ def _print(data: dict, decisions: dict[str, gate4.BranchDecision], folder: Path,
         output.write("hint: fix the branch, or `dispatch accept <id> --reason \"...\"` for a HIGH you accept")
 
 
+def accept_finding(finding_id: str, *, reason: str, override: bool = False, sprint: str | None = None,
+                   start: Path = Path(".")) -> FindingAccepted:
+    """Record that the operator accepts the risk of finding ``finding_id`` (CRITICAL: ``override``)."""
+    finding_id = operations.parse_finding_id(finding_id)  # a bad id or reason fails before the log is searched
+    if not reason.strip():
+        raise FatalError(ACCEPT_NEEDS_REASON)
+    return operations.accept_finding(finding_id, reason=reason, override=override, sprint=sprint, start=start)
+
+
 def accept(finding_id: str, *, reason: str, override: bool = False, sprint: str | None = None,
            start: Path = Path(".")) -> int:
-    """Record that the operator accepts the risk of finding ``finding_id`` (CRITICAL: ``override``)."""
-    given, finding_id = finding_id, "RT" + finding_id.strip()[2:]  # rt-01-003 works too
-    if not is_finding_id(finding_id):
-        raise FatalError(f"{given!r} is not a finding id\nhint: ids look like RT-01-003 (see `dispatch review`)")
-    if not reason.strip():
-        raise FatalError("an acceptance needs a reason: --reason \"why the risk is acceptable\"")
-    log = find_log(sprint=sprint, start=start)
-    findings = {f.id: f for f in gate4.findings_from_events(log.read(types=[gate4.FINDING_EVENT]))}
-    finding = findings.get(finding_id)
-    if finding is None:
-        known = ", ".join(sorted(findings)) or "none"
-        raise FatalError(f"no finding {finding_id} is recorded for sprint {log.sprint} (recorded: {known})\n"
-                         "hint: run `dispatch review <plan>` first, or wait for the RED TEAM wave")
-    if finding.severity == "CRITICAL" and not override:
-        raise FatalError(f"{finding_id} is CRITICAL ({finding.title}); CRITICAL findings block their branch\n"
-                         f"hint: fix it on {finding.branch}, or, as the operator, "
-                         f"`dispatch accept {finding_id} --override --reason \"...\"`")
-    log.append(gate4.ACCEPTED_EVENT, agent=finding.agent or None,
-               data={"id": finding_id, "reason": reason.strip(), "by": os.environ.get("USER", "operator"),
-                     "override": override, "severity": finding.severity, "fingerprint": finding.fingerprint})
-    effect = (f"it no longer blocks {finding.branch}" if finding.blocking
-              else f"{finding.severity} findings never block; the reason is recorded")
-    output.write(f"accepted {finding_id} ({finding.severity}, {finding.agent}: {finding.title}); {effect}")
-    return 0
+    """`accept_finding`, printed as `dispatch accept` prints it; returns the exit code."""
+    from agent_dispatch.ui.present import show
+
+    return show(accept_finding(finding_id, reason=reason, override=override, sprint=sprint, start=start))

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-import datetime
-import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from rich.live import Live
-
-from agent_dispatch import output
-from agent_dispatch.commands.operate import find_log
+from agent_dispatch.operations.locate import find_log
+from agent_dispatch.store.events import Event
 from agent_dispatch.store.log import EventLog
-from agent_dispatch.ui.board import board
+from agent_dispatch.store.status import Status
 
 
-def _log_for(plan: Path | None, sprint: str | None) -> EventLog:
+@dataclass(frozen=True)
+class EventListing:
+    """The events of ``dispatch events``; with ``follow`` an endless stream of new ones."""
+
+    events: Iterable[Event]
+    follow: bool = False
+
+    def as_data(self) -> list[dict[str, Any]]:
+        """Every event as JSON-able data (do not call on a followed, endless listing)."""
+        return [e.as_data() for e in self.events]
+
+
+def open_log(plan: Path | None, sprint: str | None) -> EventLog:
+    """The event log of ``plan``'s sprint, or of ``sprint`` (default: the only one) found from here."""
     if plan is not None:
         from agent_dispatch.plan.loader import load_plan
 
@@ -23,43 +35,18 @@ def _log_for(plan: Path | None, sprint: str | None) -> EventLog:
     return find_log(sprint=sprint, start=Path.cwd())
 
 
-def show_status(plan: Path | None = None, *, sprint: str | None = None, as_json: bool = False,
-                watch: bool = False, interval: float = 1.0) -> int:
-    """Print the board (or its JSON); with ``watch``, keep it updated until the sprint finishes."""
-    log = _log_for(plan, sprint)
-    if as_json:
-        output.write_json(log.status().as_data())
-        return 0
-    if not watch:
-        output.console.print(board(log.status()))
-        return 0
-    with Live(board(log.status()), console=output.console, refresh_per_second=2) as live:
-        while True:
-            status = log.status()
-            live.update(board(status))
-            if status.finished:
-                return 0
-            time.sleep(interval)
+def show_status(plan: Path | None = None, *, sprint: str | None = None) -> Status:
+    """The sprint's status (the board's data), folded from its event log."""
+    return open_log(plan, sprint).status()
 
 
-def _line(event) -> str:
-    when = datetime.datetime.fromtimestamp(event.ts).strftime("%H:%M:%S")
-    who = "/".join(x for x in (event.agent, event.chain) if x) or "-"
-    data = ", ".join(f"{k}={v!r}" for k, v in event.data.items() if k not in {"output", "record", "checks"})
-    return f"{event.seq:>6} {when} {str(event.type):<22} {who:<22} {data}"
+def status_feed(plan: Path | None = None, *, sprint: str | None = None) -> Callable[[], Status]:
+    """A function returning the sprint's current status each time it is called (``status --watch``)."""
+    return open_log(plan, sprint).status
 
 
-def show_events(plan: Path | None = None, *, sprint: str | None = None, as_json: bool = False,
-                follow: bool = False, since: int = 0) -> int:
-    """Print the event log (JSON lines with ``as_json``); with ``follow``, wait for new events."""
-    log = _log_for(plan, sprint)
-    events = log.follow(since) if follow else log.read(since)
-    if as_json and not follow:
-        output.write_json([e.as_data() for e in events])
-        return 0
-    for event in events:
-        if as_json:
-            output.write_json_line(event.as_data())
-        else:
-            output.write(_line(event))
-    return 0
+def show_events(plan: Path | None = None, *, sprint: str | None = None, follow: bool = False,
+                since: int = 0) -> EventListing:
+    """The event log after ``since``; with ``follow``, a stream that waits for new events."""
+    log = open_log(plan, sprint)
+    return EventListing(log.follow(since) if follow else log.read(since), follow=follow)

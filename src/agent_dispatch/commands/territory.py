@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from agent_dispatch import git, output
+from agent_dispatch import git
 from agent_dispatch.artifacts import paths
 from agent_dispatch.commands.workspaces import Sprint, load_sprint
 from agent_dispatch.errors import FatalError
-from agent_dispatch.workspace.territory import agent_changes, check, rules_from_plan
+from agent_dispatch.workspace.rules import Violation
+from agent_dispatch.workspace.territory import Changes, agent_changes, check, rules_from_plan
 
 
 def _from_worktree(cwd: Path) -> tuple[str | None, str | None]:
@@ -39,9 +42,33 @@ def _resolve(agent: str | None, plan_path: Path | None, repo: Path | None, cwd: 
     return sprint, agent, worktree
 
 
+@dataclass(frozen=True)
+class TerritoryReport:
+    """An agent's changed files (committed or not) and those outside its territory."""
+
+    agent: str
+    branch: str
+    worktree: Path | None  # None: only the branch's commits were inspected
+    changes: Changes
+    violations: tuple[Violation, ...]
+
+    @property
+    def exit_code(self) -> int:
+        """1 when any changed file is outside the territory."""
+        return 1 if self.violations else 0
+
+    def as_data(self) -> dict[str, Any]:
+        """The ``--json`` shape."""
+        return {
+            "agent": self.agent, "branch": self.branch, "worktree": str(self.worktree) if self.worktree else None,
+            "fork_point": self.changes.fork_point, "changed": list(self.changes.paths), "ok": not self.violations,
+            "violations": [{"path": v.path, "owner": v.owner, "reason": v.reason} for v in self.violations],
+        }
+
+
 def territory_check(agent: str | None = None, *, plan_path: Path | None = None, repo: Path | None = None,
-                    as_json: bool = False, cwd: Path | None = None) -> int:
-    """List the agent's changed files (committed or not) outside its territory; 1 when any.
+                    cwd: Path | None = None) -> TerritoryReport:
+    """The agent's changed files (committed or not) outside its territory.
 
     Inside an agent worktree the plan and agent come from the worktree's config; elsewhere pass
     ``plan_path`` and ``agent``.
@@ -50,22 +77,4 @@ def territory_check(agent: str | None = None, *, plan_path: Path | None = None, 
     branch = paths.branch_name(sprint.plan.sprint.id, agent)
     rules = rules_from_plan(sprint.plan, agent, sprint_dir=sprint.context.sprint_dir)
     changes = agent_changes(sprint.root, base=sprint.plan.sprint.base_branch, branch=branch, worktree=worktree)
-    violations = check(rules, changes)
-    if as_json:
-        output.write_json({
-            "agent": agent, "branch": branch, "worktree": str(worktree) if worktree else None,
-            "fork_point": changes.fork_point, "changed": list(changes.paths), "ok": not violations,
-            "violations": [{"path": v.path, "owner": v.owner, "reason": v.reason} for v in violations],
-        })
-        return 1 if violations else 0
-    where = f"worktree {worktree}" if worktree else f"branch {branch} (no worktree: commits only)"
-    if not violations:
-        output.write(f"{agent}: {len(changes.paths)} changed file(s) in {where}, all inside its territory")
-        return 0
-    output.write(f"{agent}: {len(violations)} of {len(changes.paths)} changed file(s) in {where} "
-                 "are outside its territory:")
-    for violation in violations:
-        output.write(f"  {violation}")
-    output.write("hint: undo those changes (`git restore`/`git rm`, or revert the commit) and report what the "
-                 "owner should change in the completion report")
-    return 1
+    return TerritoryReport(agent, branch, worktree, changes, tuple(check(rules, changes)))

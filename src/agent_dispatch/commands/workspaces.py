@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typing import Any
 
 from agent_dispatch import output
 from agent_dispatch.artifacts.context import SprintContext, build_context, sprint_dir_for
 from agent_dispatch.commands.common import load_checked
 from agent_dispatch.errors import FatalError
 from agent_dispatch.plan.model import Plan
+from agent_dispatch.ui.progress import progress_bar
 from agent_dispatch.workspace import layout, status, template, worktrees
 from agent_dispatch.workspace.install import sprint_installer
 from agent_dispatch.workspace.layout import AgentSpace
+from agent_dispatch.workspace.status import SpaceStatus
 from agent_dispatch.workspace.worktrees import Outcome
 
 
@@ -45,18 +46,6 @@ def load_sprint(plan_path: Path, repo: Path | None = None) -> Sprint:
 def guard_installer(sprint: Sprint) -> Callable[[AgentSpace], list[str]]:
     """The per-worktree install step of ``up``: territory rules, hooks, Claude Code settings."""
     return sprint_installer(sprint.plan, sprint.plan_path, sprint.root, sprint.context, sprint.spaces)
-
-
-@contextlib.contextmanager
-def progress_bar(title: str, total: int, *, enabled: bool) -> Iterator[Callable[[Outcome], None]]:
-    """A progress bar on stderr (only on a terminal); yields the per-item callback."""
-    if not enabled or not output.err_console.is_terminal or total == 0:
-        yield lambda _outcome: None
-        return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=output.err_console, transient=True) as bar:
-        task = bar.add_task(title, total=total)
-        yield lambda outcome: bar.update(task, advance=1, description=f"{title} ({outcome.agent})")
 
 
 def _report(outcomes: list[Outcome], verb: str, *, as_json: bool) -> int:
@@ -112,18 +101,27 @@ def workspaces_down(plan_path: Path, *, repo: Path | None = None, agents: Sequen
     return _report(outcomes, "workspaces down", as_json=as_json)
 
 
-def workspaces_list(plan_path: Path, *, repo: Path | None = None, as_json: bool = False) -> int:
+@dataclass(frozen=True)
+class WorkspaceList:
+    """``dispatch workspaces list``: one row per agent space."""
+
+    rows: tuple[SpaceStatus, ...]
+
+    def as_data(self) -> list[dict[str, Any]]:
+        """The ``--json`` shape: one object per agent."""
+        return [row.as_data() for row in self.rows]
+
+
+def list_workspaces(plan_path: Path, *, repo: Path | None = None) -> WorkspaceList:
     """Per agent: branch, worktree, commits ahead of the base, uncommitted files, report present."""
     sprint = load_sprint(plan_path, repo)
     reports = {a.name: a.report for a in sprint.context.agents}
     rows = status.statuses(sprint.root, sprint.spaces, base=sprint.plan.sprint.base_branch, reports=reports)
-    if as_json:
-        output.write_json([row.as_data() for row in rows])
-        return 0
-    width = max((len(r.agent) for r in rows), default=5)
-    output.write(f"{'agent':<{width}}  {'state':<14}  ahead  dirty  report  branch / worktree")
-    for r in rows:
-        where = r.worktree if r.worktree_exists else "(no worktree)"
-        output.write(f"{r.agent:<{width}}  {r.state:<14}  {r.ahead:>5}  {len(r.uncommitted):>5}  "
-                     f"{'yes' if r.report_present else 'no':<6}  {r.branch}  {where}")
-    return 0
+    return WorkspaceList(tuple(rows))
+
+
+def workspaces_list(plan_path: Path, *, repo: Path | None = None, as_json: bool = False) -> int:
+    """`list_workspaces`, printed as `dispatch workspaces list` prints it; returns the exit code."""
+    from agent_dispatch.ui.present import show
+
+    return show(list_workspaces(plan_path, repo=repo), as_json=as_json)

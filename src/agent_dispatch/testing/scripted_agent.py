@@ -11,6 +11,7 @@ covers sessions without their own entry. Actions (run in order, in the agent's w
     {"chain": "chain-1", "state": "FIXING"}  dispatch chain chain-1 FIXING
     {"report": "COMPLETE"}                   write the completion report (from git's view of the branch)
     {"sleep": 1.5}                           wait
+    {"save_message": "/abs/path"}            copy DISPATCH_MESSAGE_FILE's text there (empty: no message)
     {"exit": 3}                              stop here with that exit status
 """
 
@@ -63,6 +64,10 @@ def run_action(action: dict) -> int | None:
                        check=True, capture_output=True)
     elif "report" in action:
         _report(action["report"])
+    elif "save_message" in action:
+        message = os.environ.get("DISPATCH_MESSAGE_FILE")
+        text = Path(message).read_text(encoding="utf-8") if message else ""
+        Path(action["save_message"]).write_text(text, encoding="utf-8")
     elif "sleep" in action:
         time.sleep(float(action["sleep"]))
     elif "exit" in action:

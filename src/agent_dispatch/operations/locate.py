@@ -1,0 +1,33 @@
+"""Finding a sprint's event log from any directory of its repository (main checkout or worktree)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agent_dispatch import git
+from agent_dispatch.errors import FatalError
+from agent_dispatch.store.log import EventLog
+
+
+def main_checkout(start: Path) -> Path:
+    """The main checkout of the repository containing ``start`` (also from inside a worktree)."""
+    common = git.common_dir(start)
+    if common.name != ".git":
+        raise FatalError(f"cannot find the main checkout of {start} (bare repository?)")
+    return common.parent
+
+
+def find_log(*, sprint: str | None, start: Path) -> EventLog:
+    """The event log of ``sprint`` (default: the only sprint with a log) in the main checkout."""
+    root = main_checkout(start)
+    base = root / ".dispatch"
+    if sprint:
+        path = base / sprint / "events.db"
+        if not path.exists():
+            raise FatalError(f"no event log for sprint {sprint!r} at {path}\nhint: dispatch run <plan> starts it")
+        return EventLog(path)
+    logs = sorted(base.glob("*/events.db")) if base.is_dir() else []
+    if len(logs) != 1:
+        found = ", ".join(p.parent.name for p in logs) or "none"
+        raise FatalError(f"cannot tell which sprint you mean (sprints with a log: {found})\nhint: pass --sprint")
+    return EventLog(logs[0])

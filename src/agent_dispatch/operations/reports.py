@@ -1,0 +1,76 @@
+"""What agents report from inside their sessions: progress on a chain, a P0 discovery.
+
+These are claims: the tool verifies chain states itself after the session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent_dispatch.errors import FatalError
+from agent_dispatch.operations.sprint import opened
+from agent_dispatch.store.events import ChainState, EventType
+from agent_dispatch.store.log import EventLog
+
+P0_NEEDS_TEXT = "a P0 needs a description"
+
+
+@dataclass(frozen=True)
+class ChainReported:
+    """An agent's claim about one of its chains, recorded in the sprint's log."""
+
+    sprint: str
+    agent: str
+    chain: str
+    state: ChainState
+    note: str | None
+    seq: int
+
+
+@dataclass(frozen=True)
+class P0Reported:
+    """A P0 discovery (something critical outside the agent's chains), recorded in the log."""
+
+    sprint: str
+    agent: str
+    description: str
+    file: str | None
+    line: int | None
+    seq: int
+
+
+def parse_chain_state(state: str) -> ChainState:
+    """The `ChainState` named by ``state`` (any case); FatalError listing the states otherwise."""
+    name = state.upper()
+    if name not in ChainState.__members__:
+        raise FatalError(f"unknown chain state {name!r}; use one of: {', '.join(ChainState.__members__)}")
+    return ChainState[name]
+
+
+def report_chain(agent: str, chain_id: str, state: str, *, note: str | None = None,
+                 park_reason: str | None = None, log: EventLog | None = None, sprint: str | None = None,
+                 start: Path = Path(".")) -> ChainReported:
+    """Record ``agent``'s claim that chain ``chain_id`` is in ``state`` (the tool verifies it
+    independently after the session)."""
+    chain_state = parse_chain_state(state)
+    data: dict[str, str] = {"state": chain_state.value, "source": "agent"}
+    if note:
+        data["note"] = note
+    if park_reason:
+        data["park_reason"] = park_reason
+    with opened(log, sprint=sprint, start=start) as events:
+        seq = events.append(EventType.CHAIN_STATE, agent=agent, chain=chain_id, data=data)
+        return ChainReported(events.sprint, agent, chain_id, chain_state, note, seq)
+
+
+def report_p0(agent: str, text: str, *, file: str | None = None, line: int | None = None,
+              log: EventLog | None = None, sprint: str | None = None, start: Path = Path(".")) -> P0Reported:
+    """Record a P0 discovery by ``agent``: the operator is alerted (the board turns RED)."""
+    if not text.strip():
+        raise FatalError(P0_NEEDS_TEXT)
+    data = {"description": text.strip(), "file": file, "line": line}
+    with opened(log, sprint=sprint, start=start) as events:
+        seq = events.append(EventType.P0_DISCOVERED, agent=agent,
+                            data={k: v for k, v in data.items() if v is not None})
+        return P0Reported(events.sprint, agent, text.strip(), file, line, seq)
