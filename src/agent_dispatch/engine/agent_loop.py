@@ -131,8 +131,9 @@ def _outcome(rt: Runtime, name: str, result: SessionResult | None) -> SessionOut
     progress = rt.state().agents[name]
     tool = session_tool(progress, rt.context.agent(name).tool)
     adapter = get_adapter(tool)
-    outcome = adapter.outcome(result.exit_code, Path(result.log_path),
-                                        timed_out=result.reason == "timeout", killed=result.reason == "killed")
+    # Through the executor: a remote backend's log path names a file on another machine.
+    outcome = adapter.outcome(result.exit_code, rt.executor.read_output(result),
+                              timed_out=result.reason == "timeout", killed=result.reason == "killed")
     summary = outcome.summary
     usage = {"input_tokens": summary.input_tokens, "output_tokens": summary.output_tokens,
              "cost_usd": summary.cost_usd} if summary else {}
