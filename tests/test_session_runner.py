@@ -1,5 +1,5 @@
-"""One agent session without a sprint: the session runner, outcomes read through the executor.
-Real processes."""
+"""One agent session without a sprint: the session runner, outcomes read through the executor,
+executors chosen by name (plan field and ``--executor``). Real processes and repositories."""
 
 from __future__ import annotations
 
@@ -11,10 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 from agent_dispatch.agents.base import SessionRequest, output_text
+from agent_dispatch.errors import FatalError
 from agent_dispatch.executors.base import SessionResult, SessionSpec
 from agent_dispatch.executors.local import LocalExecutor
+from agent_dispatch.executors.registry import executor_names, get_executor
+from agent_dispatch.plan.model import KNOWN_EXECUTORS
 from agent_dispatch.sessions.runner import (
     adopt_session,
     finish_session,
@@ -22,6 +26,7 @@ from agent_dispatch.sessions.runner import (
     start_session,
     wait_session,
 )
+from test_engine import PLAN, dispatch, events, sprint_repo, write_value
 
 AGENT = """\
 import os, pathlib, sys
@@ -164,3 +169,37 @@ def test_output_text_reads_bytes_text_and_files(tmp_path: Path) -> None:
     assert output_text(tmp_path / "s.log") == "x\ny"
     result = SessionResult("s", "lost", None, 0.0, 0.0, str(tmp_path / "never-written.log"))
     assert LocalExecutor().read_output(result) == b""
+
+
+def test_executor_registry() -> None:
+    assert isinstance(get_executor("local", containment="pgroup"), LocalExecutor)
+    assert executor_names() == sorted(KNOWN_EXECUTORS)  # what `dispatch validate` accepts
+    with pytest.raises(FatalError, match=r"unknown executor 'ray' \(known: local\)"):
+        get_executor("ray")
+
+
+def set_executor(repo: Path, name: str) -> None:
+    yaml = YAML()
+    plan = yaml.load(repo / PLAN)
+    plan["sprint"]["executor"] = name
+    yaml.dump(plan, repo / PLAN)
+
+
+def test_unknown_executor_in_the_plan_fails_validation_with_its_line(tmp_path: Path) -> None:
+    repo = sprint_repo(tmp_path, {})
+    set_executor(repo, "ray")
+    result = dispatch(repo, "validate", str(repo / PLAN))
+    assert result.returncode == 2
+    line = next(n for n, text in enumerate((repo / PLAN).read_text().splitlines(), 1) if "executor: ray" in text)
+    assert f"dispatch.yaml:{line}:" in result.stderr
+    assert "sprint.executor: value error, not a known executor; use one of: local (got 'ray')" in result.stderr
+
+
+def test_executor_option_on_the_command_line(tmp_path: Path) -> None:
+    repo = sprint_repo(tmp_path, {"alpha": {"default": write_value(2)}})
+    wrong = dispatch(repo, "run", str(repo / PLAN), "--yes", "--executor", "tmux")
+    assert wrong.returncode == 1 and "unknown executor 'tmux' (known: local)" in wrong.stderr
+    assert not (repo / ".dispatch").exists()  # refused before any state was written
+    dispatch(repo, "run", str(repo / PLAN), "--yes", "--executor", "local", check=True)
+    ended = [e for e in events(repo) if e["type"] == "session_outcome"]
+    assert {e["agent"] for e in ended} == {"alpha", "beta"} and {e["data"]["reason"] for e in ended} == {"ended"}
