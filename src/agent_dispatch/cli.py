@@ -110,10 +110,18 @@ SprintOpt = Annotated[
 ]
 
 
-def _options(yes: bool, session_timeout: float | None):
+ExecutorOpt = Annotated[
+    Optional[str],
+    typer.Option("--executor", metavar="NAME",
+                 help="Where agent sessions run (default: the plan's sprint.executor, else local)."),
+]
+
+
+def _options(yes: bool, session_timeout: float | None, executor: str | None = None):
     from agent_dispatch.engine.runtime import Options
 
-    return Options(yes=yes, session_timeout=session_timeout) if session_timeout else Options(yes=yes)
+    timeout = {"session_timeout": session_timeout} if session_timeout else {}  # else Options' default
+    return Options(yes=yes, executor=executor, **timeout)
 
 
 RehearseOpt = Annotated[
@@ -130,6 +138,7 @@ def run(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve the gates that wait for the operator.")] = False,
     session_timeout: TimeoutOpt = None,
     rehearse: RehearseOpt = None,
+    executor: ExecutorOpt = None,
 ) -> None:
     """Run the whole sprint: gate 1, waves of agents, verification and retries, gates 2, 3 and 4, landing.
 
@@ -138,7 +147,7 @@ def run(
     """
     from agent_dispatch.commands.run import run_plan
 
-    _run(run_plan, plan, repo=repo, options=_options(yes, session_timeout), rehearse=rehearse)
+    _run(run_plan, plan, repo=repo, options=_options(yes, session_timeout, executor), rehearse=rehearse)
 
 
 @app.command()
@@ -148,22 +157,25 @@ def resume(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Approve the gates that wait for the operator.")] = False,
     session_timeout: TimeoutOpt = None,
     rehearse: RehearseOpt = None,
+    executor: ExecutorOpt = None,
 ) -> None:
     """Continue a sprint from its event log after a crash, Ctrl-C, or an operator decision."""
     from agent_dispatch.commands.run import run_plan
 
-    _run(run_plan, plan, repo=repo, options=_options(yes, session_timeout), resume=True, rehearse=rehearse)
+    _run(run_plan, plan, repo=repo, options=_options(yes, session_timeout, executor), resume=True,
+         rehearse=rehearse)
 
 
 @app.command()
-def merge(plan: PlanArg, repo: RepoOpt = None) -> None:
+def merge(plan: PlanArg, repo: RepoOpt = None, executor: ExecutorOpt = None) -> None:
     """Land what is ready after the run (e.g. after `dispatch accept`): gate 4, merge train, new summary.
 
     Exit 0 when everything landed, 1 otherwise.
     """
     from agent_dispatch.commands.run import merge_plan
+    from agent_dispatch.engine.runtime import Options
 
-    _run(merge_plan, plan, repo=repo)
+    _run(merge_plan, plan, repo=repo, options=Options(executor=executor))
 
 
 @app.command()

@@ -18,6 +18,24 @@ EndReason = Literal["ended", "failed", "limit", "timeout", "killed", "lost"]
 # A `command` agent signals "my context/turn limit ran out" with this exit status (EX_TEMPFAIL).
 LIMIT_EXIT_CODE = 75
 
+# A finished session's output as an adapter gets it: the bytes its executor handed back
+# (`Executor.read_output`), text, or the path of a local log file holding it (tests, tools).
+SessionOutput = bytes | str | Path
+
+
+def output_text(output: SessionOutput) -> str:
+    """The session's output as text, read the way a log file is read in text mode.
+
+    Bytes are decoded as UTF-8 (undecodable bytes replaced) with universal newlines; a path is
+    read from disk, and a missing file is an empty output.
+    """
+    if isinstance(output, Path):
+        return output.read_text(encoding="utf-8", errors="replace") if output.exists() else ""
+    if isinstance(output, bytes):
+        output = output.decode("utf-8", errors="replace")
+        return output.replace("\r\n", "\n").replace("\r", "\n")
+    return output
+
 
 @dataclass(frozen=True)
 class SessionRequest:
@@ -132,5 +150,7 @@ class Adapter(Protocol):
     def prepare(self, request: SessionRequest) -> None:
         """Write whatever the CLI needs before it starts (isolated config, quiet settings); idempotent."""
 
-    def outcome(self, exit_code: int | None, log_path: Path, *, timed_out: bool, killed: bool) -> SessionOutcome:
-        """How the session ended, read from its exit status and its log (stdout and stderr together)."""
+    def outcome(self, exit_code: int | None, output: SessionOutput, *, timed_out: bool,
+                killed: bool) -> SessionOutcome:
+        """How the session ended, read from its exit status and its output (stdout and stderr
+        together, see `output_text`)."""

@@ -16,7 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from agent_dispatch.agents.base import SessionOutcome, SessionRequest, session_env
+from agent_dispatch.agents.base import (
+    SessionOutcome,
+    SessionOutput,
+    SessionRequest,
+    output_text,
+    session_env,
+)
 from agent_dispatch.agents.events import AgentEvent, Kind, summarize
 from agent_dispatch.files import write_if_changed
 from agent_dispatch.errors import FatalError
@@ -185,9 +191,10 @@ class CLIAdapter:
             (home / sub).mkdir(parents=True, exist_ok=True)
         self.write_config(request, home)
 
-    def outcome(self, exit_code: int | None, log_path: Path, *, timed_out: bool, killed: bool) -> SessionOutcome:
-        text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
-        summary = summarize(self.parse(text))
+    def outcome(self, exit_code: int | None, output: SessionOutput, *, timed_out: bool,
+                killed: bool) -> SessionOutcome:
+        """How the session ended: its exit status, and the CLI's event stream in ``output``."""
+        summary = summarize(self.parse(output_text(output)))
         if timed_out:
             return SessionOutcome("timeout", exit_code, "session timed out", summary)
         if killed:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from agent_dispatch.agents.base import LIMIT_EXIT_CODE, SessionOutcome, SessionRequest, session_env
+from agent_dispatch.agents.base import (
+    LIMIT_EXIT_CODE,
+    SessionOutcome,
+    SessionOutput,
+    SessionRequest,
+    session_env,
+)
 from agent_dispatch.errors import FatalError
 
 
@@ -26,7 +30,9 @@ class CommandAdapter:
     def prepare(self, request: SessionRequest) -> None:
         """Nothing to prepare: the command is the user's own program."""
 
-    def outcome(self, exit_code: int | None, log_path: Path, *, timed_out: bool, killed: bool) -> SessionOutcome:
+    def outcome(self, exit_code: int | None, output: SessionOutput, *, timed_out: bool,
+                killed: bool) -> SessionOutcome:
+        """From the exit status alone: the program's output is its own business."""
         if timed_out:
             return SessionOutcome("timeout", exit_code, "session timed out")
         if killed:

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from agent_dispatch.agents.base import SessionOutcome, SessionRequest
+from agent_dispatch.agents.base import SessionOutcome, SessionOutput, SessionRequest
 from agent_dispatch.agents.cli import CLIAdapter, json_lines, key_to_set, merge_json_file
 from agent_dispatch.agents.events import AgentEvent, Kind
 
@@ -108,9 +108,10 @@ class GeminiAdapter(CLIAdapter):
                 events += _result(obj, "".join(reply))
         return events
 
-    def outcome(self, exit_code: int | None, log_path: Path, *, timed_out: bool, killed: bool) -> SessionOutcome:
+    def outcome(self, exit_code: int | None, output: SessionOutput, *, timed_out: bool,
+                killed: bool) -> SessionOutcome:
         """As for every CLI, except that a turn limit is "limit": the engine continues the work."""
-        out = super().outcome(exit_code, log_path, timed_out=timed_out, killed=killed)
+        out = super().outcome(exit_code, output, timed_out=timed_out, killed=killed)
         errors = out.summary.errors if out.summary else []
         if out.reason == "failed" and (exit_code == TURN_LIMIT_EXIT
                                        or any(_TURN_LIMIT.search(e) for e in errors)):

@@ -12,7 +12,7 @@ from agent_dispatch.commands.common import load_checked
 from agent_dispatch.engine.runtime import Options, Runtime, dispatch_dir
 from agent_dispatch.engine.sprint import FINISHED, PAUSED, SprintOutcome, run_sprint
 from agent_dispatch.errors import FatalError
-from agent_dispatch.executors.local import LocalExecutor
+from agent_dispatch.executors.registry import get_executor
 from agent_dispatch.store.log import EventLog
 from agent_dispatch.ui.board import board, live_board
 
@@ -20,11 +20,13 @@ EXIT_PAUSED = 4  # the sprint waits for an operator decision (`dispatch approve`
 
 
 def open_runtime(plan_path: Path, *, repo: Path | None, options: Options, say=output.write) -> Runtime:
-    """Load the plan and open the sprint's event log and executor."""
+    """Load the plan and open the sprint's event log and executor (``options.executor`` or the
+    plan's ``sprint.executor``)."""
     loaded, warnings, root = load_checked(plan_path, repo)
     if root is None:
         raise FatalError(f"{plan_path} is not inside a git repository\nhint: run `git init` and commit first")
     plan = loaded.plan
+    executor = get_executor(options.executor or plan.sprint.executor)  # an unknown name fails before any state
     if not git.branch_exists(root, plan.sprint.base_branch):
         raise FatalError(f"base branch {plan.sprint.base_branch!r} does not exist in {root}\n"
                          "hint: commit your project first, or set sprint.base_branch")
@@ -35,7 +37,7 @@ def open_runtime(plan_path: Path, *, repo: Path | None, options: Options, say=ou
     state_dir.mkdir(parents=True, exist_ok=True)
     log = EventLog(state_dir / "events.db")
     return Runtime(loaded=loaded, plan_path=Path(plan_path).resolve(), root=root, context=context, log=log,
-                   executor=LocalExecutor(), options=options, say=say)
+                   executor=executor, options=options, say=say)
 
 
 def run_plan(plan_path: Path, *, repo: Path | None = None, options: Options = Options(), resume: bool = False,

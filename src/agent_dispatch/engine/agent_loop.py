@@ -11,9 +11,9 @@ import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent_dispatch import git
-from agent_dispatch.agents.all_agents import get_adapter
 from agent_dispatch.agents.base import SessionOutcome, SessionRequest
 from agent_dispatch.artifacts.completion import read_report
 from agent_dispatch.engine import messages, review_gate
@@ -21,8 +21,14 @@ from agent_dispatch.engine.gates import SETTLED_STATES, gate3
 from agent_dispatch.engine.runtime import Runtime
 from agent_dispatch.engine.state import AgentProgress, EngineState
 from agent_dispatch.engine.verify import CheckResult, run_chain_verify, run_check, verify_command
-from agent_dispatch.executors.base import SessionResult, SessionSpec
 from agent_dispatch.plan.model import Agent, Chain
+from agent_dispatch.sessions.runner import (
+    RunningSession,
+    SessionRun,
+    adopt_session,
+    finish_session,
+    start_session,
+)
 
 PRIORITY_ORDER = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 CRASH_REASONS = {"timeout", "killed", "lost"}
@@ -48,11 +54,11 @@ async def run_agent(rt: Runtime, name: str) -> str:
         if progress.gate3 is not None:
             return "COMPLETE" if progress.gate3 else "FAILED"
         if progress.open_session is not None:
-            result = await _adopt(rt, name, progress)
-            await asyncio.to_thread(_after_session, rt, name, result)
+            run = await _adopt(rt, name, progress)
+            await asyncio.to_thread(_after_session, rt, name, run)
         elif progress.attempts == 0 or progress.pending_message is not None:
-            result = await _session(rt, name, progress)
-            await asyncio.to_thread(_after_session, rt, name, result)
+            run = await _session(rt, name, progress)
+            await asyncio.to_thread(_after_session, rt, name, run)
         else:
             await asyncio.to_thread(_after_session, rt, name, None)
 
@@ -87,64 +93,56 @@ def session_request(rt: Runtime, name: str, progress: AgentProgress) -> tuple[st
     return tool, request
 
 
-async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionResult:
-    _, ctx = rt.agent(name)
+async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionRun:
     tool, request = session_request(rt, name, progress)
     attempt, message = request.attempt, progress.pending_message
-    adapter = get_adapter(tool)
-    adapter.prepare(request)
-    spec = SessionSpec(
-        session_id=f"{rt.plan.sprint.id}-{name}-{attempt}", argv=tuple(adapter.argv(request)),
-        cwd=ctx.worktree, env=adapter.env(request),
-        log_path=rt.state_dir / "logs" / f"{name}-{attempt}.log", timeout_s=rt.options.session_timeout,
-    )
-    handle = rt.executor.start(spec)
+    running = start_session(tool, request, rt.executor, session_id=f"{rt.plan.sprint.id}-{name}-{attempt}",
+                            log_path=rt.state_dir / "logs" / f"{name}-{attempt}.log",
+                            timeout_s=rt.options.session_timeout)
+    handle, argv = running.handle, running.spec.argv if running.spec else ()
     rt.record("agent_session_started", agent=name, attempt=attempt, pid=handle.record.pid,
               session_id=handle.record.session_id, record=handle.record.as_data(),
               message=message["kind"] if message else None, tool=tool, resumed=request.resume_session,
-              model=request.model, argv=[a if len(a) <= 200 else f"<{len(a)} chars>" for a in spec.argv])
+              model=request.model, argv=[a if len(a) <= 200 else f"<{len(a)} chars>" for a in argv])
     rt.say(f"{name}: session {attempt} started" + (f" ({message['kind']})" if message else ""))
-    return await _wait(rt, name, attempt, handle)
+    return await _wait(rt, name, attempt, running)
 
 
-async def _wait(rt: Runtime, name: str, attempt: int, handle, **extra) -> SessionResult:
+async def _wait(rt: Runtime, name: str, attempt: int, running: RunningSession, **extra: Any) -> SessionRun:
     try:
-        result = await rt.executor.wait_async(handle)
+        run = await finish_session(running)
     except (asyncio.CancelledError, KeyboardInterrupt):
-        # Ctrl-C: stop the whole session tree and say so in the log; resume restarts it.
-        result = rt.executor.stop(handle)
-        rt.record("agent_session_ended", agent=name, attempt=attempt, **extra, **result.as_data())
+        # Ctrl-C: the runner stopped the whole session tree; say so in the log; resume restarts it.
+        if running.result is not None:
+            rt.record("agent_session_ended", agent=name, attempt=attempt, **extra, **running.result.as_data())
         raise
-    rt.record("agent_session_ended", agent=name, attempt=attempt, **extra, **result.as_data())
-    return result
+    rt.record("agent_session_ended", agent=name, attempt=attempt, **extra, **run.result.as_data())
+    return run
 
 
-async def _adopt(rt: Runtime, name: str, progress: AgentProgress) -> SessionResult:
-    handle = rt.executor.adopt(progress.open_session)
+async def _adopt(rt: Runtime, name: str, progress: AgentProgress) -> SessionRun:
+    running = adopt_session(session_tool(progress, rt.context.agent(name).tool), progress.open_session,
+                            rt.executor)
     rt.say(f"{name}: re-adopted session {progress.attempts}")
-    return await _wait(rt, name, progress.attempts, handle, adopted=True)
+    return await _wait(rt, name, progress.attempts, running, adopted=True)
 
 
-def _outcome(rt: Runtime, name: str, result: SessionResult | None) -> SessionOutcome:
-    if result is None:  # the controller died after the session ended: judge by the tool's checks
+def _outcome(rt: Runtime, name: str, run: SessionRun | None) -> SessionOutcome:
+    if run is None:  # the controller died after the session ended: judge by the tool's checks
         return SessionOutcome("ended", None)
     progress = rt.state().agents[name]
-    tool = session_tool(progress, rt.context.agent(name).tool)
-    adapter = get_adapter(tool)
-    outcome = adapter.outcome(result.exit_code, Path(result.log_path),
-                                        timed_out=result.reason == "timeout", killed=result.reason == "killed")
-    summary = outcome.summary
-    usage = {"input_tokens": summary.input_tokens, "output_tokens": summary.output_tokens,
-             "cost_usd": summary.cost_usd} if summary else {}
-    if summary and getattr(adapter, "usage_spans_resumes", False) and summary.session_id:
+    outcome, summary, spent = run.outcome, run.outcome.summary, run.usage
+    usage: dict[str, Any] = {}
+    if spent is not None:
+        usage = {"input_tokens": spent.input_tokens, "output_tokens": spent.output_tokens, "cost_usd": spent.cost_usd}
+    if spent is not None and spent.spans_resumes and spent.cli_session:
         # The CLI reports the thread's running total: record this session's share only.
-        usage["thread_tokens"] = [summary.input_tokens, summary.output_tokens]
+        usage["thread_tokens"] = [spent.input_tokens, spent.output_tokens]
         earlier = [e.data.get("thread_tokens") for e in rt.log.read(types=["session_outcome"])
-                   if e.agent == name and e.data.get("cli_session") == summary.session_id]
+                   if e.agent == name and e.data.get("cli_session") == spent.cli_session]
         if earlier and earlier[-1]:
-            usage["input_tokens"] = max(0, summary.input_tokens - earlier[-1][0])
-            usage["output_tokens"] = max(0, summary.output_tokens - earlier[-1][1])
-    rt.record("session_outcome", agent=name, attempt=progress.attempts, tool=tool, reason=outcome.reason,
+            usage["input_tokens"], usage["output_tokens"] = spent.since(earlier[-1])
+    rt.record("session_outcome", agent=name, attempt=progress.attempts, tool=run.tool, reason=outcome.reason,
               detail=outcome.detail, exit_code=outcome.exit_code, cli_session=outcome.cli_session, **usage,
               denied=summary.denied_tools if summary else [], errors=summary.errors if summary else [],
               failed_tools=len(summary.failed_tools) if summary else 0)
@@ -201,9 +199,9 @@ def evaluate(rt: Runtime, agent: Agent, worktree: Path) -> Evaluation:
     return Evaluation(checks, failing, completed, still_open)
 
 
-def _after_session(rt: Runtime, name: str, result: SessionResult | None) -> None:
+def _after_session(rt: Runtime, name: str, run: SessionRun | None) -> None:
     agent, ctx = rt.agent(name)
-    outcome = _outcome(rt, name, result)
+    outcome = _outcome(rt, name, run)
     wip = None
     if outcome.reason in CRASH_REASONS:
         wip = git.commit_all(ctx.worktree, "wip: auto-save before restart")

@@ -28,6 +28,7 @@ class Options:
     max_nudges: int = 2  # "write your report" / "commit your work" follow-ups per agent
     base_url: str | None = None  # model endpoint for every agent (a rehearsal's fake model server)
     api_key: str | None = None  # placeholder key that goes with ``base_url``
+    executor: str | None = None  # where sessions run, overriding the plan's ``sprint.executor``
 
 
 def dispatch_dir(root: Path, sprint: str) -> Path:

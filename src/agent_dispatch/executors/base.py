@@ -1,7 +1,7 @@
 """Where agent sessions run: the interface every executor implements.
 
-An executor starts one long-running agent session (a process tree), waits for it, stops it, and
-re-attaches to it after the controller restarts. The engine only talks to this interface, so a
+An executor starts one long-running agent session (a process tree), waits for it, stops it,
+re-attaches to it after the controller restarts, and hands back a finished session's output. The engine only talks to this interface, so a
 distributed backend (a Ray actor per session, a Kubernetes Job, ...) can replace the local one.
 
 Everything that crosses the interface is plain data: `SessionSpec` goes in, `SessionRecord` is
@@ -152,6 +152,14 @@ class Executor(abc.ABC):
 
         Never fails: if the process is gone (or its pid now belongs to another process), the
         handle's result is read from the session's status file, else reported as ``lost``.
+        """
+
+    @abc.abstractmethod
+    def read_output(self, result: SessionResult) -> bytes:
+        """A finished session's output (stdout and stderr together), wherever the backend kept it.
+
+        Adapters read how a session ended from this, never from ``result.log_path`` directly: a
+        remote backend's log path names a file on another machine. Empty when there was no output.
         """
 
     async def wait_async(self, handle: SessionHandle) -> SessionResult:

@@ -300,6 +300,13 @@ class LocalExecutor(Executor):
 
     # -- result -------------------------------------------------------------------------------
 
+    def read_output(self, result: SessionResult) -> bytes:
+        """The session's log file (empty when the session never wrote one)."""
+        try:
+            return Path(result.log_path).read_bytes()
+        except FileNotFoundError:
+            return b""
+
     def _finish(self, handle: LocalHandle) -> SessionResult:
         """Build (once) the result of a session whose top process has ended."""
         if handle.result is not None:

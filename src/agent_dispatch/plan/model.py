@@ -42,6 +42,18 @@ def _normalize_tool(value: object) -> object:
 
 ToolName = Annotated[Tool, BeforeValidator(_normalize_tool)]
 
+# Where sessions run; the same names as `executors.registry` (which the plan layer may not import).
+KNOWN_EXECUTORS = ("local",)
+
+
+def _executor_name(value: str) -> str:
+    if value not in KNOWN_EXECUTORS:
+        raise ValueError(f"not a known executor; use one of: {', '.join(KNOWN_EXECUTORS)}")
+    return value
+
+
+ExecutorName = Annotated[str, AfterValidator(_executor_name)]
+
 
 class _Record(BaseModel):
     # Unknown keys are reported as warnings by the loader, not rejected here.
@@ -105,6 +117,7 @@ class Sprint(_Record):
     project_context_file: str | None = None
     merge_mode: Literal["batch", "strict", "serial"] = "batch"  # how the merge train validates
     merge_slots: Annotated[int, Field(ge=1, le=16)] = 1  # parallel validation worktrees
+    executor: ExecutorName = "local"  # where agent sessions run (`--executor` overrides it)
     max_returns: Annotated[int, Field(ge=0, le=5)] = 1  # times a branch that failed to land goes back to its agent
     tag_on_ship: bool = False  # tag the base `<sprint>-complete` when the sprint ships
     worktree_dir: WorktreeTemplate | None = None  # agent worktree path template: {parent} {project} {sprint} {agent}
