@@ -3,9 +3,9 @@
 Callers use ``from agent_dispatch import git`` and the named functions below.
 
     runner     the one raw runner (``git``, package-internal) and the environment git runs with
-    repo       the repository's root and git directories, local excludes, commit-graph
+    repo       creating a repository, its root and git directories, local excludes, commit-graph
     config     shared and per-worktree config, where hooks live
-    refs       branches, commits and refs
+    refs       branches, commits, refs, tags and short logs
     worktrees  listing, adding, moving and resetting worktrees
     status     tracked, untracked and uncommitted files; committing everything
     diffs      changed files and line counts between commits, blob sizes, file contents
@@ -43,10 +43,12 @@ from agent_dispatch.git.refs import (
     commits_between,
     count_commits,
     create_branch,
+    create_tag,
     current_branch,
     is_ancestor,
     last_commit_subject,
     merge_base,
+    recent_log,
     ref_values,
     rev_parse,
     tree_of,
@@ -56,6 +58,7 @@ from agent_dispatch.git.refs import (
 from agent_dispatch.git.repo import (
     add_info_exclude,
     common_dir,
+    create_repo,
     get_root,
     has_commit_graph,
     index_file,
@@ -90,6 +93,7 @@ from agent_dispatch.git.worktrees import (
     prune_worktrees,
     remove_worktree,
     reset_hard,
+    reset_soft,
     rewrite_index,
     worktree_of_branch,
 )
@@ -98,14 +102,14 @@ __all__ = [
     "FileDiff", "GitError", "Worktree", "add_detached_worktree_unpopulated",
     "add_info_exclude", "add_worktree_unpopulated", "blob_sizes", "branch_exists", "changed_files",
     "checkout_detach", "clean_untracked", "commit_all", "commit_diffs", "commit_tree", "commits_and_boundary",
-    "commits_between", "common_dir", "count_commits", "create_branch",
+    "commits_between", "common_dir", "count_commits", "create_branch", "create_repo", "create_tag",
     "current_branch", "detach_head", "diff_lines", "diff_many", "diff_patch", "diff_stat",
     "drop_empty_worktree_config", "fast_forward_checkout", "get_config", "get_root", "git", "has_commit_graph",
     "has_path", "hash_blob", "hooks_dir", "index_file", "is_ancestor", "is_merging", "is_pristine", "is_repo",
     "is_tracked", "last_commit_subject", "list_tracked_files", "list_worktrees", "merge_base", "merge_tree",
     "merge_tree_many", "move_worktree", "no_git_env", "numstat", "numstat_removed", "parse_diff", "point_head",
-    "populate_worktree", "prune_worktrees", "ref_values", "remove_worktree", "replace_in_tree",
-    "reset_hard", "rev_parse", "rewrite_index", "set_config", "set_worktree_configs", "shortstat",
+    "populate_worktree", "prune_worktrees", "recent_log", "ref_values", "remove_worktree", "replace_in_tree",
+    "reset_hard", "reset_soft", "rev_parse", "rewrite_index", "set_config", "set_worktree_configs", "shortstat",
     "show_file", "tree_of", "try_rev_parse", "uncommitted_files", "untracked_files", "unset_config",
     "update_ref", "worktree_git_dir", "worktree_of_branch", "write_commit_graph",
 ]

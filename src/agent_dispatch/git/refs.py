@@ -89,3 +89,15 @@ def ref_values(root: str | Path, refs: list[str]) -> dict[str, str]:
     wanted = set(refs)
     pairs = (line.split(" ", 1) for line in out.splitlines() if " " in line)
     return {ref: oid for oid, ref in pairs if ref in wanted}
+
+
+def recent_log(cwd: str | Path, count: int, *, rev: str | None = None, first_parent: bool = False) -> str:
+    """``git log --oneline`` of the last ``count`` commits of ``rev`` (HEAD when None), for people and
+    agents to read; ``first_parent`` follows only the first parent of merges."""
+    args = ["log", "--oneline", *(["--first-parent"] if first_parent else []), f"-{count}", *([rev] if rev else [])]
+    return git(*args, cwd=cwd).stdout
+
+
+def create_tag(root: str | Path, name: str, commit: str, message: str) -> None:
+    """Create the annotated tag ``name`` on ``commit`` (fails when it exists)."""
+    git("tag", "-a", name, "-m", message, commit, cwd=root)

@@ -1,5 +1,5 @@
-"""The repository as a whole: where it is, its git directories, its local excludes and its
-commit-graph."""
+"""The repository as a whole: creating one, where it is, its git directories, its local excludes
+and its commit-graph."""
 
 from __future__ import annotations
 
@@ -15,6 +15,18 @@ def get_root(path: str | Path) -> Path:
     if not result.ok:
         raise GitError(f"{str(path)!r} is not inside a git repository\nhint: run `git init` first")
     return Path(result.stdout.strip())
+
+
+def create_repo(path: str | Path, message: str, *, branch: str, name: str, email: str) -> None:
+    """Make ``path`` a new repository on ``branch`` whose first commit (``message``) holds every
+    file in it, made by ``name <email>``, who also becomes the repository's identity."""
+    identity = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+                "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+    git("init", "-q", "-b", branch, cwd=path, env=identity)
+    git("add", "-A", cwd=path, env=identity)
+    git("commit", "-q", "-m", message, cwd=path, env=identity)
+    git("config", "user.name", name, cwd=path)
+    git("config", "user.email", email, cwd=path)
 
 
 def is_repo(path: str | Path) -> bool:

@@ -15,11 +15,22 @@ _KEEP = {"GIT_EXEC_PATH", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_SSL_CAINFO", "GIT_S
          "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
          "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE", "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL",
          "GIT_TEMPLATE_DIR"}
+# Prefixes of the variables that point git at another repository, index or work tree.
+_REDIRECTS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX")
 
 
-def no_git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The current environment without GIT_* variables that would redirect git (hooks set them)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _KEEP}
+def no_git_env(extra: Mapping[str, str] | None = None, *, keep_settings: bool = False) -> dict[str, str]:
+    """The current environment without GIT_* variables that would redirect git (hooks set them).
+
+    By default every GIT_* variable goes except identity, transport and config locations, so git
+    run by the tool behaves the same wherever the tool was started. With ``keep_settings`` only
+    the variables naming another repository, index or work tree go: agent sessions keep the
+    user's other git settings (editor, pager, askpass...). ``extra`` is set on top.
+    """
+    if keep_settings:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_REDIRECTS)}
+    else:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _KEEP}
     if extra:
         env.update(extra)
     return env

@@ -53,14 +53,17 @@ def is_merging(worktree: str | Path) -> bool:
     return (worktree_git_dir(worktree) / "MERGE_HEAD").is_file()
 
 
-def commit_all(worktree: str | Path, message: str) -> str | None:
-    """Stage everything and commit with ``message``; None when there was nothing to commit.
+def commit_all(worktree: str | Path, message: str, *, run_hooks: bool = False,
+               allow_empty: bool = False) -> str | None:
+    """Stage everything and commit with ``message``; None when there was nothing to commit
+    (``allow_empty``: commit anyway).
 
-    Hooks are skipped (``--no-verify``): this is the tool saving an agent's work, which gate 3
-    audits anyway.
+    Hooks are skipped (``--no-verify``) unless ``run_hooks``: the tool saving an agent's work
+    skips them, gate 3 audits it anyway; scripted agents commit like an agent, through the hooks.
     """
     git("add", "-A", cwd=worktree)
-    if git("diff", "--cached", "--quiet", cwd=worktree, check=False).ok:
+    if not allow_empty and git("diff", "--cached", "--quiet", cwd=worktree, check=False).ok:
         return None
-    git("commit", "-q", "--no-verify", "-m", message, cwd=worktree)
+    flags = [*([] if run_hooks else ["--no-verify"]), *(["--allow-empty"] if allow_empty else [])]
+    git("commit", "-q", *flags, "-m", message, cwd=worktree)
     return rev_parse(worktree, "HEAD")

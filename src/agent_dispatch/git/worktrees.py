@@ -104,6 +104,11 @@ def reset_hard(worktree: str | Path) -> None:
     git("reset", "-q", "--hard", cwd=worktree)
 
 
+def reset_soft(worktree: str | Path, commit: str) -> None:
+    """Move the branch checked out in ``worktree`` to ``commit``, keeping index and files as they are."""
+    git("reset", "-q", "--soft", commit, cwd=worktree)
+
+
 def clean_untracked(worktree: str | Path, *, ignored: bool) -> None:
     """Delete untracked files and directories (and ignored ones too when ``ignored``)."""
     git("clean", "-q", "-fd" + ("x" if ignored else ""), cwd=worktree)
