@@ -6,7 +6,7 @@ Callers use ``from agent_dispatch import git`` and the named functions below.
     repo       creating a repository, its root and git directories, local excludes, commit-graph
     config     shared and per-worktree config, where hooks live
     refs       branches, commits, refs, tags and short logs
-    worktrees  listing, adding, moving and resetting worktrees
+    worktrees  listing, adding (one lock for the whole process), moving and resetting worktrees
     status     tracked, untracked and uncommitted files; committing everything
     diffs      changed files and line counts between commits, blob sizes, file contents
     patches    patches parsed into added and removed lines (RED TEAM checks)
@@ -80,6 +80,7 @@ from agent_dispatch.git.status import (
 )
 from agent_dispatch.git.worktrees import (
     Worktree,
+    add_detached_worktree,
     add_detached_worktree_unpopulated,
     add_worktree_unpopulated,
     checkout_detach,
@@ -99,7 +100,7 @@ from agent_dispatch.git.worktrees import (
 )
 
 __all__ = [
-    "FileDiff", "GitError", "Worktree", "add_detached_worktree_unpopulated",
+    "FileDiff", "GitError", "Worktree", "add_detached_worktree", "add_detached_worktree_unpopulated",
     "add_info_exclude", "add_worktree_unpopulated", "blob_sizes", "branch_exists", "changed_files",
     "checkout_detach", "clean_untracked", "commit_all", "commit_diffs", "commit_tree", "commits_and_boundary",
     "commits_between", "common_dir", "count_commits", "create_branch", "create_repo", "create_tag",

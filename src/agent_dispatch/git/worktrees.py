@@ -3,10 +3,17 @@ files at a commit."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent_dispatch.git.runner import git
+
+# Held while adding, moving or pruning worktrees, by every thread of the process (agent
+# worktrees, the template, the merge train's validation slots): git 2.39 reads every worktree's
+# admin directory during `worktree add` and dies on one another thread is still creating
+# ("failed to read .../commondir"), and `worktree prune` can delete a half-written one.
+_REGISTRY_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -48,24 +55,39 @@ def worktree_of_branch(root: str | Path, branch: str) -> Path | None:
 
 def prune_worktrees(root: str | Path) -> None:
     """Forget worktrees whose directories were deleted by hand."""
-    git("worktree", "prune", cwd=root)
+    with _REGISTRY_LOCK:
+        git("worktree", "prune", cwd=root)
 
 
 def add_worktree_unpopulated(root: str | Path, path: str | Path, branch: str, *, start: str | None = None) -> None:
     """Register a worktree at ``path`` on ``branch`` without writing its files (see
     :func:`populate_worktree`); with ``start``, create the branch there."""
     args = ["-b", branch, str(path), start] if start is not None else [str(path), branch]
-    git("worktree", "add", "-q", "--no-checkout", *args, cwd=root)
+    with _REGISTRY_LOCK:  # registering is quick; writing the files happens outside the lock
+        git("worktree", "add", "-q", "--no-checkout", *args, cwd=root)
 
 
 def add_detached_worktree_unpopulated(root: str | Path, path: str | Path, commit: str) -> None:
     """Register a worktree at ``path`` with a detached HEAD at ``commit``, without writing its files."""
-    git("worktree", "add", "-q", "--no-checkout", "--detach", str(path), commit, cwd=root)
+    with _REGISTRY_LOCK:
+        git("worktree", "add", "-q", "--no-checkout", "--detach", str(path), commit, cwd=root)
+
+
+def add_detached_worktree(root: str | Path, path: str | Path, commit: str) -> None:
+    """Check out ``commit`` (detached) in a new worktree at ``path``.
+
+    Worktrees whose directories were deleted by hand are forgotten first, and ``--force`` lets
+    ``path`` be one of them: a validation slot deleted by hand is created again in place.
+    """
+    with _REGISTRY_LOCK:
+        git("worktree", "prune", cwd=root)
+        git("worktree", "add", "-q", "--detach", "--force", str(path), commit, cwd=root)
 
 
 def move_worktree(root: str | Path, source: str | Path, destination: str | Path) -> None:
     """Move a linked worktree (a rename, no files rewritten)."""
-    git("worktree", "move", str(source), str(destination), cwd=root)
+    with _REGISTRY_LOCK:
+        git("worktree", "move", str(source), str(destination), cwd=root)
 
 
 def remove_worktree(root: str | Path, path: str | Path, *, force: bool = False) -> None:
