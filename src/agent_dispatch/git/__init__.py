@@ -1,6 +1,7 @@
 """All git knowledge lives here: one small function per question, machine-readable flags.
 
-Callers use ``from agent_dispatch import git`` and the named functions below.
+No other module of agent-dispatch starts git (``tests/test_git_home.py`` checks it): callers use
+``from agent_dispatch import git`` and the named functions below.
 
     runner     the one raw runner (``git``, package-internal) and the environment git runs with
     repo       creating a repository, its root and git directories, local excludes, commit-graph
@@ -67,7 +68,7 @@ from agent_dispatch.git.repo import (
     write_commit_graph,
 )
 # `git` is the raw runner, re-exported for the package's own use and older callers; code outside
-# the package calls the named functions.
+# the package calls the named functions (tests/test_git_home.py refuses raw calls there).
 from agent_dispatch.git.runner import git, no_git_env
 from agent_dispatch.git.status import (
     commit_all,
