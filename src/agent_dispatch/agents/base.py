@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from agent_dispatch.agents.events import SessionSummary
+from agent_dispatch.git import no_git_env
 
 # How a session ended, as far as the agent CLI tells us. "limit" means its context or turn
 # budget ran out: the engine continues with a new session covering the chains still open.
@@ -123,8 +124,7 @@ def session_env(request: SessionRequest) -> dict[str, str]:
     The directory of the running Python goes first on PATH so ``dispatch chain`` works inside the
     session even when the tool was started from a virtualenv that is not activated.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX"))}
-    env = {k: v for k, v in env.items() if not k.startswith("DISPATCH_")}
+    env = {k: v for k, v in no_git_env(keep_settings=True).items() if not k.startswith("DISPATCH_")}
     bindir = str(Path(sys.executable).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", os.defpath)
     # Some CLIs take their project directory from $PWD before the real cwd (OpenCode did): the

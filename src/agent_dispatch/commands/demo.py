@@ -44,14 +44,9 @@ def prepare_demo_repo(target: Path) -> Path:
     stream = io.StringIO()
     yaml.dump(data, stream)
     plan.write_text(stream.getvalue(), encoding="utf-8")
-    env = git.no_git_env({"GIT_AUTHOR_NAME": "dispatch demo", "GIT_AUTHOR_EMAIL": "demo@localhost",
-                          "GIT_COMMITTER_NAME": "dispatch demo", "GIT_COMMITTER_EMAIL": "demo@localhost"})
-    for argv in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
-                 ["git", "commit", "-q", "-m", "bookshop: starting point"]):
-        proc.run(*argv, cwd=target, env=env)
     # Agents commit in their worktrees: give the demo repository an identity of its own.
-    proc.run("git", "config", "user.name", "dispatch demo", cwd=target)
-    proc.run("git", "config", "user.email", "demo@localhost", cwd=target)
+    git.create_repo(target, "bookshop: starting point", branch="main", name="dispatch demo",
+                    email="demo@localhost")
     return plan
 
 
@@ -66,7 +61,7 @@ def run_demo(*, directory: Path | None = None, keep: bool = True) -> int:
         outcome = asyncio.run(run_sprint(rt))
     code = report_outcome(rt, outcome)
     tests = proc.run_shell_command(rt.plan.sprint.test_command, cwd=repo)
-    log = git.git("log", "--oneline", "--first-parent", "-8", "main", cwd=repo).stdout
+    log = git.recent_log(repo, 8, rev="main", first_parent=True)
     output.write(f"\nmain after the sprint (first parent):\n{log}")
     output.write(f"tests on main: {'PASS' if tests.ok else 'FAIL'} ({rt.plan.sprint.test_command})")
     output.write(f"look at: {repo} (git log --graph), {rt.state_dir}/logs, "

@@ -226,7 +226,7 @@ def _after_session(rt: Runtime, name: str, run: SessionRun | None) -> None:
     # A session that died or ran out of context did not finish: continue it before judging failures.
     if outcome.reason in CRASH_REASONS and evaluation.open_chains:
         chain = evaluation.open_chains[0]
-        log = git.git("log", "--oneline", "-5", cwd=ctx.worktree).stdout.strip()
+        log = git.recent_log(ctx.worktree, 5).strip()
         text = messages.render_message("recover.md.j2", **values, wip_commit=wip, recent_log=log, done=done,
                                        resume_from=chain, resume_state=progress.claimed.get(chain.id, "QUEUED"))
         _queue(rt, name, "recover", text)

@@ -54,6 +54,6 @@ def finish(rt: Runtime) -> str:
     if decision.decision == "SHIPPED" and sprint.tag_on_ship:
         tag = f"{sprint.id}-complete"
         if git.try_rev_parse(rt.root, f"refs/tags/{tag}") is None:
-            git.git("tag", "-a", tag, "-m", f"{sprint.id}: {sprint.theme}", base, cwd=rt.root)
+            git.create_tag(rt.root, tag, base, f"{sprint.id}: {sprint.theme}")
             rt.say(f"tagged {base[:12]} as {tag}")
     return decision.decision

@@ -50,12 +50,8 @@ def territory_violations(plan: Plan, agent: Agent, paths: Sequence[str], *, allo
 
 
 def removed_lines_by_file(root: Path, base: str, tip: str) -> dict[str, int]:
-    out = git.git("diff", "--no-ext-diff", "--numstat", f"{base}...{tip}", cwd=root).stdout
-    result = {}
-    for line in out.splitlines():
-        _, removed, path = line.split("\t", 2)
-        result[path] = int(removed) if removed.isdigit() else 0
-    return result
+    """Lines removed per path changed in ``base...tip`` (0 for binary files)."""
+    return {path: removed or 0 for path, (_, removed) in git.numstat(root, base, tip).items()}
 
 
 def gate3(

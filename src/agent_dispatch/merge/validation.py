@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,9 +26,6 @@ class ValidationPool:
         self.root, self.build, self.test, self.timeout = root, build, test, timeout
         self.paths = [directory / f"slot-{i}" for i in range(max(1, slots))]
         self.runs = 0
-        # `worktree prune` in one thread can delete the half-written admin dir of another
-        # thread's `worktree add`: creation is serialized, validation itself is not.
-        self._create = threading.Lock()
 
     @property
     def slots(self) -> int:
@@ -40,9 +36,7 @@ class ValidationPool:
             git.checkout_detach(path, commit)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with self._create:
-                git.git("worktree", "prune", cwd=self.root)
-                git.git("worktree", "add", "-q", "--detach", "--force", str(path), commit, cwd=self.root)
+            git.add_detached_worktree(self.root, path, commit)  # serialized by the git package's lock
         return path
 
     def _validate(self, path: Path, commit: str) -> Validation:

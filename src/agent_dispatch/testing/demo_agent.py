@@ -15,6 +15,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from agent_dispatch import git
+
 
 def _edit(path: str, old: str, new: str) -> None:
     file = Path(path)
@@ -31,10 +33,7 @@ def _chain(chain_id: str, state: str) -> None:
 
 
 def _commit(message: str) -> None:
-    subprocess.run(["git", "add", "-A"], check=True)
-    staged = subprocess.run(["git", "diff", "--cached", "--quiet"], check=False)
-    if staged.returncode != 0:
-        subprocess.run(["git", "commit", "-q", "-m", message], check=True)
+    git.commit_all(Path.cwd(), message, run_hooks=True)  # like an agent: through the territory hook
 
 
 def data() -> list[str]:

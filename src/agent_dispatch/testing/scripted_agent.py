@@ -24,14 +24,12 @@ import sys
 import time
 from pathlib import Path
 
-
-def _git(*args: str) -> str:
-    return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout
+from agent_dispatch import git
 
 
 def _report(status: str) -> None:
     base = os.environ["DISPATCH_BASE_BRANCH"]
-    changed = [line.split("\t", 1) for line in _git("diff", "--name-status", f"{base}...HEAD").splitlines()]
+    changed = git.changed_files(Path.cwd(), base, "HEAD")
     kinds = {"A": "CREATED", "D": "DELETED"}
     files = "\n".join(f"{kinds.get(s[0], 'MODIFIED')}  {p}" for s, p in changed) or "None."
     path = Path(os.environ["DISPATCH_REPORT_PATH"])
@@ -51,14 +49,13 @@ def run_action(action: dict) -> int | None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(action.get("content", ""), encoding="utf-8")
     elif "commit" in action:
-        _git("add", "-A")
-        if subprocess.run(["git", "diff", "--cached", "--quiet"]).returncode != 0:
-            _git("commit", "-q", "-m", action["commit"])
+        git.commit_all(Path.cwd(), action["commit"], run_hooks=True)  # like an agent: through the hooks
     elif "squash" in action:
-        fork = _git("merge-base", "HEAD", os.environ["DISPATCH_BASE_BRANCH"]).strip()
-        _git("reset", "-q", "--soft", fork)
-        _git("add", "-A")
-        _git("commit", "-q", "--allow-empty", "-m", action["squash"])
+        fork = git.merge_base(Path.cwd(), "HEAD", os.environ["DISPATCH_BASE_BRANCH"])
+        if fork is None:
+            raise SystemExit("scripted agent: the branch shares no history with the base branch")
+        git.reset_soft(Path.cwd(), fork)
+        git.commit_all(Path.cwd(), action["squash"], run_hooks=True, allow_empty=True)
     elif "chain" in action:
         subprocess.run([sys.executable, "-m", "agent_dispatch", "chain", action["chain"], action["state"]],
                        check=True, capture_output=True)

@@ -1,7 +1,7 @@
 """Git workspaces for agents: worktrees (parallel, pooled), territory and ref guards installed per
 worktree, the all-pairs conflict matrix and a status snapshot.
 
-    layout      names and paths (agent branch, worktree template, pool slots), registry lock
+    layout      names and paths (agent branch, worktree template, pool slots)
     worktrees   repo hygiene, parallel idempotent creation, parking, freeing landed agents' worktrees
     pool        park a freed worktree, hand it to the next agent
     template    fill new worktrees by copying a pristine template checkout

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,9 +11,6 @@ from agent_dispatch.plan.model import Plan
 from agent_dispatch.plan.roster import base_role
 from agent_dispatch.plan.validate import dispatched_agents
 
-# Held while adding or moving a worktree: git 2.39 reads every worktree's admin directory during
-# `worktree add` and dies on one another thread is still creating ("failed to read .../commondir").
-REGISTRY_LOCK = threading.Lock()
 _POOL_NAME = re.compile(r"^(?P<project>.+)-pool-(?P<n>\d+)$")
 
 

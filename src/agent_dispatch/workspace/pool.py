@@ -54,8 +54,7 @@ def release(root: Path, worktree: Path, *, force: bool = False, taken: set[Path]
     hooks.uninstall(worktree)
     git.detach_head(worktree)
     destination = layout.pool_slot(worktree.parent, root.name, taken or set())
-    with layout.REGISTRY_LOCK:
-        git.move_worktree(root, worktree, destination)
+    git.move_worktree(root, worktree, destination)
     return destination
 
 
@@ -80,8 +79,7 @@ def recycle(root: Path, pooled: Path, space: AgentSpace, *, base: str, keep_igno
     marker = _recycling(pooled)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.touch()
-    with layout.REGISTRY_LOCK:
-        git.move_worktree(root, pooled, space.worktree)
+    git.move_worktree(root, pooled, space.worktree)
     finish_recycle(space, keep_ignored=keep_ignored)
 
 

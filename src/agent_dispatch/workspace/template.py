@@ -25,7 +25,6 @@ from pathlib import Path
 
 from agent_dispatch import git, proc
 from agent_dispatch.errors import FatalError
-from agent_dispatch.workspace import layout
 
 COPY_CONFIG = {"core.checkStat": "minimal", "core.trustctime": "false"}
 # Building a template costs about one checkout, a one-second wait and writing the archive; each
@@ -78,8 +77,7 @@ def ensure(root: Path, path: Path, commit: str) -> None:
     if current is None:
         if path.exists():
             raise FatalError(f"{path} exists and is not the template worktree\nhint: move it away")
-        with layout.REGISTRY_LOCK:
-            git.add_detached_worktree_unpopulated(root, path, commit)
+        git.add_detached_worktree_unpopulated(root, path, commit)
         git.populate_worktree(path)
     else:
         git.checkout_detach(path, commit)

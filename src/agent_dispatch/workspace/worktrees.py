@@ -20,7 +20,7 @@ from typing import Literal, TypeVar
 
 from agent_dispatch import git, proc
 from agent_dispatch.errors import FatalError
-from agent_dispatch.workspace import layout, pool, template
+from agent_dispatch.workspace import pool, template
 from agent_dispatch.workspace.layout import AgentSpace
 
 Action = Literal["created", "recycled", "exists", "parked", "removed", "absent", "failed"]
@@ -120,8 +120,8 @@ def _create(root: Path, space: AgentSpace, base: str, source: Source | None) -> 
         raise FatalError(f"{space.worktree} exists and is not a worktree of this repository\n"
                          "hint: move it away, or set sprint.worktree_dir to put worktrees elsewhere")
     start = None if git.branch_exists(root, space.branch) else base
-    with layout.REGISTRY_LOCK:  # registering is quick; writing the files happens outside the lock
-        git.add_worktree_unpopulated(root, space.worktree, space.branch, start=start)
+    # Registering is serialized inside git (its worktree lock) and quick; writing the files is not.
+    git.add_worktree_unpopulated(root, space.worktree, space.branch, start=start)
     marker = _populating(space.worktree)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.touch()
