@@ -5,10 +5,11 @@ aider), the tool's verification fails, the tier-1 correction is delivered by res
 session, the agent applies it, completion is detected and usage is recorded. Each run happens in
 a new network namespace with only loopback (`unshare -n`), against our fake model server.
 
-The real CLIs come from `.ci/install-clis` (into ``$DISPATCH_CLI_DIR``, default
-``~/.cache/agent-dispatch/clis``); the ``realcli`` fixture (tests/realcli.py) skips a CLI that is
-not installed, unless ``DISPATCH_REQUIRE_REALCLI=1`` (CI sets it), which makes a missing CLI a
-failure. Skip them all locally with ``pytest -m "not realcli"``.
+One parametrized test, ``test_conformance[<tool>]``; ``command`` (a scripted agent, no CLI binary)
+runs the same scenario through the engine. The real CLIs come from `.ci/install-clis` (into
+``$DISPATCH_CLI_DIR``, default ``~/.cache/agent-dispatch/clis``); the ``realcli`` fixture
+(tests/realcli.py) skips a CLI that is not installed, unless ``DISPATCH_REQUIRE_REALCLI=1`` (CI sets
+it), which makes a missing CLI a failure. Skip them all locally with ``pytest -m "not realcli"``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from realcli import RealCLI, dispatch_json
 PLAN = Path("docs/agent-dispatch/sprints/sprint-01/dispatch.yaml")
 REPORT = "docs/agent-dispatch/sprints/sprint-01/agent-A-completion.md"
 VERIFY = "`python -c 'import app.value as m; assert m.VALUE == 2, m.VALUE'`"
+# Every adapter; the real CLIs carry the `realcli` mark that names their binary for the fixture.
+TOOLS = [pytest.param("command", id="command"),
+         *(pytest.param(cli, id=cli, marks=pytest.mark.realcli(cli))
+           for cli in ("claude", "codex", "aider", "opencode", "gemini", "qwen"))]
 REPORT_TEXT = """# Agent A — DATA: Sprint 01 Completion Report
 
 Branch: sprint-01/alpha
@@ -90,7 +95,9 @@ def conformance_repo(tmp_path: Path, tool: str) -> Path:
     return repo
 
 
-def run_conformance(tmp_path: Path, tool: str, realcli: RealCLI) -> None:
+@pytest.mark.parametrize("tool", TOOLS)
+def test_conformance(tool: str, tmp_path: Path, realcli: RealCLI) -> None:
+    """The scenario above through ``tool``'s adapter, under `dispatch run`, loopback-only."""
     repo = conformance_repo(tmp_path, tool)
     result = realcli.rehearse(repo, repo / PLAN, tmp_path / "scenario.json", timeout=900)
     logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
@@ -120,40 +127,6 @@ def run_conformance(tmp_path: Path, tool: str, realcli: RealCLI) -> None:
     history = git(repo, "log", "--format=%s", "sprint-01/alpha")
     if tool != "aider":  # the shell command really ran: it made these commits
         assert "first attempt" in history and "fix: VALUE = 2" in history, history
-
-
-def test_conformance_command(tmp_path: Path, realcli: RealCLI):
-    run_conformance(tmp_path, "command", realcli)
-
-
-@pytest.mark.realcli("claude")
-def test_conformance_claude(tmp_path: Path, realcli: RealCLI):
-    run_conformance(tmp_path, "claude", realcli)
-
-
-@pytest.mark.realcli("codex")
-def test_conformance_codex(tmp_path: Path, realcli: RealCLI):
-    run_conformance(tmp_path, "codex", realcli)
-
-
-@pytest.mark.realcli("aider")
-def test_conformance_aider(tmp_path: Path, realcli: RealCLI):
-    run_conformance(tmp_path, "aider", realcli)
-
-
-@pytest.mark.realcli("opencode")
-def test_conformance_opencode(tmp_path: Path, realcli: RealCLI):
-    run_conformance(tmp_path, "opencode", realcli)
-
-
-@pytest.mark.realcli("gemini")
-def test_conformance_gemini(tmp_path: Path, realcli: RealCLI):
-    run_conformance(tmp_path, "gemini", realcli)
-
-
-@pytest.mark.realcli("qwen")
-def test_conformance_qwen(tmp_path: Path, realcli: RealCLI):
-    run_conformance(tmp_path, "qwen", realcli)
 
 
 @pytest.mark.realcli("claude")
