@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from realcli import RealCLI, cli_path, require
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "bookshop"
 EXAMPLE_PLAN = Path("docs/agent-dispatch/sprints/sprint-01/dispatch.yaml")
@@ -47,3 +49,15 @@ def make_repo(path: Path, source: Path | None = None) -> Path:
 def example_repo(tmp_path: Path) -> Path:
     """A committed copy of the bookshop example in its own repository."""
     return make_repo(tmp_path / "bookshop", EXAMPLE)
+
+
+@pytest.fixture
+def realcli(request: pytest.FixtureRequest, tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> RealCLI:
+    """A ready runner (tests/realcli.py) for the real CLI that the test's mark names:
+    ``@pytest.mark.realcli("claude")``, or a ``pytest.param(..., marks=...)``. Without a name only
+    the loopback-only namespace is required. Skips the test when the CLI or the namespace is
+    missing, or fails it with ``DISPATCH_REQUIRE_REALCLI=1``."""
+    cli = next((mark.args[0] for mark in request.node.iter_markers("realcli") if mark.args), None)
+    monkeypatch.setenv("PATH", cli_path())  # adapters find their binary on this process's PATH
+    return RealCLI(tmp_path, cli, require(cli))

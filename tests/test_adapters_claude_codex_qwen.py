@@ -5,8 +5,9 @@ Two layers:
 * unit tests on the pure functions, fed with stream lines captured from the real CLIs
   (Claude Code 2.1.197, Codex 0.171.0, Qwen Code 0.15.10) and trimmed to the fields that matter;
 * ``realcli`` tests that run each adapter's own argv and environment with the real binary against
-  the fake model server, inside a network namespace with only loopback. A missing binary skips
-  them, unless ``DISPATCH_REQUIRE_REALCLI=1``, which makes it a failure. Binaries are found by
+  the fake model server, inside a network namespace with only loopback, through the shared driver
+  (tests/realcli.py, the ``realcli`` fixture). A missing binary skips them, unless
+  ``DISPATCH_REQUIRE_REALCLI=1``, which makes it a failure. Binaries are found by
   ``CLIAdapter.executable()`` on PATH (with ``.ci/install-clis``'s ``bin`` directory in front)
   or through ``DISPATCH_<NAME>_BIN``.
 """
@@ -14,8 +15,6 @@ Two layers:
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import tomllib
 from dataclasses import replace
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_repo
+from realcli import RealCLI
 
 from agent_dispatch.agents.base import SessionOutcome, SessionRequest
 from agent_dispatch.agents.claude import ClaudeAdapter
@@ -31,8 +31,6 @@ from agent_dispatch.agents.cli import PLACEHOLDER_KEY, CLIAdapter
 from agent_dispatch.agents.codex import CodexAdapter
 from agent_dispatch.agents.events import Kind, SessionSummary, summarize
 from agent_dispatch.agents.qwen import QwenAdapter
-from agent_dispatch.errors import FatalError
-from agent_dispatch.testing.netns import loopback_only_argv, netns_available
 
 SID = "0597ea7e-0066-43ed-b889-bd3182003750"
 KEY_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL",
@@ -598,55 +596,16 @@ def test_claude_parse_failed_resume_reads_result_errors(tmp_path: Path):
 # ============================================================================ real binaries
 
 ADAPTERS: dict[str, CLIAdapter] = {"claude": ClaudeAdapter(), "codex": CodexAdapter(), "qwen": QwenAdapter()}
-PORT = 8765  # each run has a fresh network namespace, so a fixed port never collides
-MODEL = "fake-model"
 TIMEOUT = {"claude": 90, "codex": 90, "qwen": 180}
-
-# Runs inside the loopback-only namespace: the fake server, then the CLI with the adapter's argv.
-DRIVER = """
-import json, subprocess, sys
-from pathlib import Path
-from agent_dispatch.testing.fakellm import FakeModelServer
-spec = json.loads(Path(sys.argv[1]).read_text())
-with FakeModelServer(Path(spec["scenario"]), log=Path(spec["requests"]), port=spec["port"]):
-    with open(spec["log"], "wb") as out:
-        try:
-            code = subprocess.run(spec["argv"], cwd=spec["cwd"], env=spec["env"], stdin=subprocess.DEVNULL,
-                                  stdout=out, stderr=subprocess.STDOUT, timeout=spec["timeout"]).returncode
-        except subprocess.TimeoutExpired:
-            code = None
-print(json.dumps({"exit_code": code}))
-"""
-
-
-def cli_bin_dir() -> Path:
-    return Path(os.environ.get("DISPATCH_CLI_DIR", Path.home() / ".cache" / "agent-dispatch" / "clis")) / "bin"
-
-
-def require_real(name: str, monkeypatch) -> CLIAdapter:
-    """The adapter, once its binary and a network namespace are available; skip (or fail in CI)."""
-    monkeypatch.setenv("PATH", f"{cli_bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}")
-    adapter = ADAPTERS[name]
-    problem = None
-    try:
-        adapter.executable()
-    except FatalError:
-        problem = f"{name} CLI not installed (run .ci/install-clis)"
-    if problem is None and not netns_available():
-        problem = "cannot create a network namespace here (unshare -n)"
-    if problem is not None:
-        if os.environ.get("DISPATCH_REQUIRE_REALCLI") == "1":
-            pytest.fail(problem)
-        pytest.skip(problem)
-    return adapter
 
 
 class RealRun:
     """One agent worktree and its isolated home, driven through several sessions."""
 
-    def __init__(self, name: str, tmp_path: Path, adapter: CLIAdapter):
-        self.name, self.tmp, self.adapter = name, tmp_path, adapter
-        self.worktree = make_repo(tmp_path / "wt")
+    def __init__(self, realcli: RealCLI) -> None:
+        self.realcli, self.name, self.tmp = realcli, realcli.name, realcli.tmp
+        self.adapter = ADAPTERS[realcli.name]
+        self.worktree = make_repo(self.tmp / "wt")
         self.runs = 0
 
     def session(self, scenario: dict, *, prompt: str, message: str | None = None,
@@ -663,24 +622,10 @@ class RealRun:
         request = SessionRequest(
             sprint="sprint-01", agent="alpha", role="DATA", branch="main", base_branch="main",
             worktree=self.worktree, prompt_file=run / "prompt.md", report_path="report.md", attempt=self.runs,
-            message_file=message_file, resume_session=resume, state_home=self.tmp / "home", model=MODEL,
-            base_url=f"http://127.0.0.1:{PORT}", api_key=PLACEHOLDER_KEY)
-        self.adapter.prepare(request)
-        (run / "scenario.json").write_text(json.dumps(scenario))
-        spec = {"argv": self.adapter.argv(request), "env": self.adapter.env(request), "cwd": str(self.worktree),
-                "scenario": str(run / "scenario.json"), "requests": str(run / "requests.jsonl"),
-                "log": str(run / "session.log"), "port": PORT, "timeout": TIMEOUT[self.name]}
-        (run / "spec.json").write_text(json.dumps(spec))
-        driver = subprocess.run(loopback_only_argv([sys.executable, "-c", DRIVER, str(run / "spec.json")]),
-                                capture_output=True, text=True, timeout=TIMEOUT[self.name] + 60)
-        assert driver.returncode == 0, driver.stdout + driver.stderr
-        exit_code = json.loads(driver.stdout.strip().splitlines()[-1])["exit_code"]
-        log = run / "session.log"
-        outcome = self.adapter.outcome(exit_code, log, timed_out=exit_code is None, killed=False)
-        requests_log = run / "requests.jsonl"
-        lines = requests_log.read_text().splitlines() if requests_log.exists() else []
-        records = [json.loads(line) for line in lines]
-        return outcome, records, log.read_text(errors="replace")
+            message_file=message_file, resume_session=resume, state_home=self.realcli.home,
+            model=self.realcli.model, base_url=self.realcli.base_url, api_key=PLACEHOLDER_KEY)
+        done = self.realcli.session(self.adapter, request, scenario, timeout=TIMEOUT[self.name])
+        return done.outcome, done.requests, done.log
 
 
 def basic_scenario() -> dict:
@@ -694,10 +639,10 @@ def basic_scenario() -> dict:
     ]}
 
 
-def check_edit_shell_resume(name: str, tmp_path: Path, monkeypatch) -> tuple[SessionSummary, SessionSummary]:
+def check_edit_shell_resume(realcli: RealCLI) -> tuple[SessionSummary, SessionSummary]:
     """The shared acceptance: a file written in the cwd, a shell command run, the session id
     parsed, the follow-up applied by resuming that session, and usage read from the stream."""
-    real = RealRun(name, tmp_path, require_real(name, monkeypatch))
+    real = RealRun(realcli)
     first, records, log = real.session(basic_scenario(), prompt="PROMPT-1: create hello.txt")
     assert first.reason == "ended", (first.detail, log)
     assert (real.worktree / "hello.txt").read_text() == "hello\n", log
@@ -721,17 +666,17 @@ API_ERROR_SCENARIO = {"rules": [{"match": None, "steps": [{"error": 500, "messag
 
 # -- Claude Code -----------------------------------------------------------------------------
 
-@pytest.mark.realcli
-def test_claude_real_edit_shell_resume_usage(tmp_path: Path, monkeypatch):
-    first, _ = check_edit_shell_resume("claude", tmp_path, monkeypatch)
+@pytest.mark.realcli("claude")
+def test_claude_real_edit_shell_resume_usage(tmp_path: Path, realcli: RealCLI):
+    first, _ = check_edit_shell_resume(realcli)
     assert first.cost_usd and first.cost_usd > 0
     assert first.files_changed == [str(tmp_path / "wt" / "hello.txt")]
 
 
-@pytest.mark.realcli
-def test_claude_real_denials_fail_the_session_although_exit_0(tmp_path: Path, monkeypatch):
+@pytest.mark.realcli("claude")
+def test_claude_real_denials_fail_the_session_although_exit_0(tmp_path: Path, realcli: RealCLI):
     """A territory PreToolUse hook denies one write; acceptEdits denies a write outside the cwd."""
-    real = RealRun("claude", tmp_path, require_real("claude", monkeypatch))
+    real = RealRun(realcli)
     guard = tmp_path / "guard.py"
     guard.write_text("import json, sys\n"
                      "path = json.load(sys.stdin).get('tool_input', {}).get('file_path', '')\n"
@@ -755,9 +700,9 @@ def test_claude_real_denials_fail_the_session_although_exit_0(tmp_path: Path, mo
     assert not (real.worktree / "forbidden.txt").exists() and not outside.exists()
 
 
-@pytest.mark.realcli
-def test_claude_real_api_error_fails_the_session(tmp_path: Path, monkeypatch):
-    real = RealRun("claude", tmp_path, require_real("claude", monkeypatch))
+@pytest.mark.realcli("claude")
+def test_claude_real_api_error_fails_the_session(tmp_path: Path, realcli: RealCLI):
+    real = RealRun(realcli)
     outcome, records, log = real.session(API_ERROR_SCENARIO, prompt="hello")
     assert outcome.reason == "failed", log
     assert outcome.detail.startswith("error: API Error: 500"), outcome.detail  # from the stream
@@ -769,16 +714,16 @@ def test_claude_real_api_error_fails_the_session(tmp_path: Path, monkeypatch):
 APPLY_PATCH = "apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: patched.txt\n+patched\n*** End Patch\nEOF"
 
 
-@pytest.mark.realcli
-def test_codex_real_edit_shell_resume_usage(tmp_path: Path, monkeypatch):
-    first, second = check_edit_shell_resume("codex", tmp_path, monkeypatch)
+@pytest.mark.realcli("codex")
+def test_codex_real_edit_shell_resume_usage(tmp_path: Path, realcli: RealCLI):
+    first, second = check_edit_shell_resume(realcli)
     assert first.cost_usd is None
     assert second.input_tokens > first.input_tokens  # codex reports the thread's running total
 
 
-@pytest.mark.realcli
-def test_codex_real_apply_patch_is_a_file_change(tmp_path: Path, monkeypatch):
-    real = RealRun("codex", tmp_path, require_real("codex", monkeypatch))
+@pytest.mark.realcli("codex")
+def test_codex_real_apply_patch_is_a_file_change(tmp_path: Path, realcli: RealCLI):
+    real = RealRun(realcli)
     scenario = {"rules": [{"match": None, "steps": [{"tool": "exec_command", "input": {"cmd": APPLY_PATCH}},
                                                     {"text": "patched"}]}]}
     outcome, _, log = real.session(scenario, prompt="patch it")
@@ -787,10 +732,10 @@ def test_codex_real_apply_patch_is_a_file_change(tmp_path: Path, monkeypatch):
     assert outcome.summary.files_changed == [str(real.worktree / "patched.txt")], log
 
 
-@pytest.mark.realcli
-def test_codex_real_policy_rejection_fails_the_session_although_exit_0(tmp_path: Path, monkeypatch):
+@pytest.mark.realcli("codex")
+def test_codex_real_policy_rejection_fails_the_session_although_exit_0(tmp_path: Path, realcli: RealCLI):
     """An execpolicy rule in the isolated CODEX_HOME forbids `rm`: codex refuses the command."""
-    real = RealRun("codex", tmp_path, require_real("codex", monkeypatch))
+    real = RealRun(realcli)
     rules = tmp_path / "home" / ".codex" / "rules" / "default.rules"
     rules.parent.mkdir(parents=True)
     rules.write_text('prefix_rule(pattern=["rm"], decision="forbidden")\n')
@@ -802,9 +747,9 @@ def test_codex_real_policy_rejection_fails_the_session_although_exit_0(tmp_path:
     assert (real.worktree / "keep.txt").exists()
 
 
-@pytest.mark.realcli
-def test_codex_real_api_error_fails_the_session(tmp_path: Path, monkeypatch):
-    real = RealRun("codex", tmp_path, require_real("codex", monkeypatch))
+@pytest.mark.realcli("codex")
+def test_codex_real_api_error_fails_the_session(tmp_path: Path, realcli: RealCLI):
+    real = RealRun(realcli)
     outcome, records, log = real.session(API_ERROR_SCENARIO, prompt="hello")
     assert outcome.reason == "failed" and outcome.detail.startswith("error:"), (outcome.detail, log)
     # (1 + stream_max_retries) attempts of (1 + request_max_retries) requests; the defaults make 30.
@@ -813,16 +758,16 @@ def test_codex_real_api_error_fails_the_session(tmp_path: Path, monkeypatch):
 
 # -- Qwen Code -------------------------------------------------------------------------------
 
-@pytest.mark.realcli
-def test_qwen_real_edit_shell_resume_usage(tmp_path: Path, monkeypatch):
-    first, _ = check_edit_shell_resume("qwen", tmp_path, monkeypatch)
+@pytest.mark.realcli("qwen")
+def test_qwen_real_edit_shell_resume_usage(tmp_path: Path, realcli: RealCLI):
+    first, _ = check_edit_shell_resume(realcli)
     assert first.files_changed == [str(tmp_path / "wt" / "hello.txt")]
 
 
-@pytest.mark.realcli
-def test_qwen_real_denial_fails_the_session_although_exit_0(tmp_path: Path, monkeypatch):
+@pytest.mark.realcli("qwen")
+def test_qwen_real_denial_fails_the_session_although_exit_0(tmp_path: Path, realcli: RealCLI):
     """A project deny rule still applies under --yolo."""
-    real = RealRun("qwen", tmp_path, require_real("qwen", monkeypatch))
+    real = RealRun(realcli)
     (real.worktree / ".qwen").mkdir()
     (real.worktree / ".qwen" / "settings.json").write_text(json.dumps({"permissions": {"deny": ["Bash(rm *)"]}}))
     (real.worktree / "keep.txt").write_text("keep\n")
@@ -833,10 +778,10 @@ def test_qwen_real_denial_fails_the_session_although_exit_0(tmp_path: Path, monk
     assert (real.worktree / "keep.txt").exists()
 
 
-@pytest.mark.realcli
-def test_qwen_real_api_error_fails_the_session_although_exit_0(tmp_path: Path, monkeypatch):
+@pytest.mark.realcli("qwen")
+def test_qwen_real_api_error_fails_the_session_although_exit_0(tmp_path: Path, realcli: RealCLI):
     """A 400 is not retried, so this stays quick; a 500 takes Qwen ~70 s of its own retries."""
-    real = RealRun("qwen", tmp_path, require_real("qwen", monkeypatch))
+    real = RealRun(realcli)
     scenario = {"rules": [{"match": None, "steps": [{"error": 400, "message": "bad request"}]}]}
     outcome, _, log = real.session(scenario, prompt="hello")
     assert outcome.exit_code == 0, log

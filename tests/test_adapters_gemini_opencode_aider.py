@@ -2,10 +2,10 @@
 real runs of each binary against the fake model server.
 
 Real runs (``@pytest.mark.realcli``) happen in a new network namespace where only loopback is
-up: the fake model server is started inside it (on a fixed port: the namespace has its own
-loopback) and the CLI runs with exactly the argv and environment its adapter builds, in a temp
-git repository. A CLI that is not installed is skipped, unless ``DISPATCH_REQUIRE_REALCLI=1``,
-which makes it a failure. Binaries are found like the engine finds them
+up, through the shared driver (tests/realcli.py, the ``realcli`` fixture): the fake model server
+is started inside it (on a fixed port: the namespace has its own loopback) and the CLI runs with
+exactly the argv and environment its adapter builds, in a temp git repository. A CLI that is not
+installed is skipped, unless ``DISPATCH_REQUIRE_REALCLI=1``, which makes it a failure. Binaries are found like the engine finds them
 (``CLIAdapter.executable()``: PATH or ``DISPATCH_<NAME>_BIN``), with ``.ci/install-clis``'s
 ``$DISPATCH_CLI_DIR/bin`` put first on PATH.
 """
@@ -13,15 +13,13 @@ which makes it a failure. Binaries are found like the engine finds them
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from conftest import git, make_repo
+from realcli import BASE_URL, MODEL, RealCLI, SessionRun
 
 from agent_dispatch.agents.aider import SESSION_ID as AIDER_SESSION
 from agent_dispatch.agents.aider import AiderAdapter
@@ -30,12 +28,6 @@ from agent_dispatch.agents.cli import CLIAdapter
 from agent_dispatch.agents.events import Kind, summarize
 from agent_dispatch.agents.gemini import GeminiAdapter
 from agent_dispatch.agents.opencode import OpenCodeAdapter
-from agent_dispatch.errors import FatalError
-from agent_dispatch.testing.netns import loopback_only_argv, netns_available
-
-PORT = 8765  # inside each run's own network namespace, so never taken
-BASE_URL = f"http://127.0.0.1:{PORT}"
-MODEL = "fake-model"
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -414,76 +406,6 @@ def test_aider_env_and_price_cache(tmp_path: Path, monkeypatch):
 
 # ------------------------------------------------------------------------------------ real runs
 
-def cli_bin_dir() -> Path:
-    return Path(os.environ.get("DISPATCH_CLI_DIR", Path.home() / ".cache" / "agent-dispatch" / "clis")) / "bin"
-
-
-@pytest.fixture
-def realcli(monkeypatch):
-    """Returns a check that the adapter's binary is there (skip, or fail in CI, when not)."""
-    def need(adapter: CLIAdapter) -> str:
-        required = os.environ.get("DISPATCH_REQUIRE_REALCLI") == "1"
-        if not netns_available():
-            (pytest.fail if required else pytest.skip)("cannot create a network namespace (unshare -n)")
-        monkeypatch.setenv("PATH", f"{cli_bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}")
-        try:
-            return adapter.executable()
-        except FatalError as exc:
-            (pytest.fail if required else pytest.skip)(str(exc).splitlines()[0])
-    return need
-
-
-# Runs inside the namespace: the fake model server, then the CLI with its output in the log.
-DRIVER = """
-import json, subprocess, sys
-from pathlib import Path
-from agent_dispatch.testing.fakellm import FakeModelServer
-spec = json.loads(Path(sys.argv[1]).read_text())
-with FakeModelServer(Path(spec["scenario"]), log=Path(spec["requests"]), port=spec["port"]):
-    with open(spec["log"], "ab", buffering=0) as out:
-        try:
-            rc = subprocess.run(spec["argv"], cwd=spec["cwd"], env=spec["env"], stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT, timeout=spec["timeout"]).returncode
-        except subprocess.TimeoutExpired:
-            rc = -1
-Path(spec["rc"]).write_text(str(rc))
-"""
-
-
-@dataclass
-class Run:
-    argv: list[str]
-    outcome: SessionOutcome
-    exit_code: int
-    log: str
-    requests: list[dict]
-
-
-def real_run(adapter: CLIAdapter, request: SessionRequest, scenario: dict, tmp_path: Path, *,
-             extra_env: dict[str, str] | None = None, timeout: int = 150) -> Run:
-    """One session of the real CLI against the fake model, loopback-only; its outcome as the engine reads it."""
-    n = request.attempt
-    run_dir = tmp_path / f"run-{n}"
-    run_dir.mkdir()
-    (run_dir / "scenario.json").write_text(json.dumps(scenario))
-    adapter.prepare(request)
-    spec = {"scenario": str(run_dir / "scenario.json"), "requests": str(run_dir / "requests.jsonl"),
-            "port": PORT, "log": str(run_dir / "session.log"), "rc": str(run_dir / "rc"),
-            "argv": adapter.argv(request), "env": {**adapter.env(request), **(extra_env or {})},
-            "cwd": str(request.worktree), "timeout": timeout}
-    (run_dir / "spec.json").write_text(json.dumps(spec))
-    proc = subprocess.run(loopback_only_argv([sys.executable, "-c", DRIVER, str(run_dir / "spec.json")]),
-                          cwd=run_dir, capture_output=True, text=True, timeout=timeout + 60, check=False)
-    log_path = run_dir / "session.log"
-    log = log_path.read_text(errors="replace") if log_path.exists() else ""
-    assert (run_dir / "rc").exists(), proc.stdout + proc.stderr + log
-    exit_code = int((run_dir / "rc").read_text())
-    outcome = adapter.outcome(exit_code, log_path, timed_out=False, killed=False)
-    requests_path = run_dir / "requests.jsonl"
-    requests = [json.loads(x) for x in requests_path.read_text().splitlines()] if requests_path.exists() else []
-    return Run(spec["argv"], outcome, exit_code, log, requests)
-
-
 def repo_with_request(tmp_path: Path, **kw) -> SessionRequest:
     worktree = make_repo(tmp_path / "repo")
     return make_request(tmp_path, worktree=worktree, prompt="say hello: create hello.txt", **kw)
@@ -495,7 +417,7 @@ def follow_up(first: SessionRequest, tmp_path: Path, session: str | None, text: 
     return replace(first, attempt=2, message_file=message, resume_session=session)
 
 
-def show(run: Run) -> str:
+def show(run: SessionRun) -> str:
     return f"exit={run.exit_code} outcome={run.outcome}\n--- log\n{run.log[-4000:]}\n--- requests\n{run.requests}"
 
 
@@ -513,12 +435,11 @@ GEMINI_SCENARIO = {"rules": [
 ]}
 
 
-@pytest.mark.realcli
-def test_gemini_real_session_writes_runs_shell_and_resumes(tmp_path: Path, realcli):
+@pytest.mark.realcli("gemini")
+def test_gemini_real_session_writes_runs_shell_and_resumes(tmp_path: Path, realcli: RealCLI):
     adapter = GeminiAdapter()
-    realcli(adapter)
     first = repo_with_request(tmp_path)
-    run = real_run(adapter, first, GEMINI_SCENARIO, tmp_path)
+    run = realcli.session(adapter, first, GEMINI_SCENARIO)
     s = run.outcome.summary
     assert run.outcome.reason == "ended" and run.exit_code == 0, show(run)
     repo = first.worktree
@@ -529,7 +450,7 @@ def test_gemini_real_session_writes_runs_shell_and_resumes(tmp_path: Path, realc
     assert s.input_tokens > 0 and s.output_tokens > 0
 
     second = follow_up(first, tmp_path, s.session_id, "Please apply this CORRECTION.")
-    run2 = real_run(adapter, second, GEMINI_SCENARIO, tmp_path)
+    run2 = realcli.session(adapter, second, GEMINI_SCENARIO)
     assert run2.outcome.reason == "ended", show(run2)
     assert run2.outcome.cli_session == s.session_id  # the same session, resumed
     assert (repo / "hello.txt").read_text() == "HELLO from fake\n"
@@ -541,24 +462,22 @@ def test_gemini_real_session_writes_runs_shell_and_resumes(tmp_path: Path, realc
     assert "say hello" in chats[0].read_text() and "CORRECTION" in chats[0].read_text()
 
 
-@pytest.mark.realcli
-def test_gemini_real_denied_tool_is_failure_despite_exit_0(tmp_path: Path, realcli):
+@pytest.mark.realcli("gemini")
+def test_gemini_real_denied_tool_is_failure_despite_exit_0(tmp_path: Path, realcli: RealCLI):
     adapter = GeminiAdapter(approval_mode="default")  # headless default: no write or shell tools
-    realcli(adapter)
     request = repo_with_request(tmp_path)
-    run = real_run(adapter, request, {"rules": [{"match": None, "steps": [
-        {"tool": "write_file", "input": {"file_path": "x.txt", "content": "x"}}, {"text": "Done."}]}]}, tmp_path)
+    run = realcli.session(adapter, request, {"rules": [{"match": None, "steps": [
+        {"tool": "write_file", "input": {"file_path": "x.txt", "content": "x"}}, {"text": "Done."}]}]})
     assert run.exit_code == 0, show(run)
     assert run.outcome.reason == "failed" and run.outcome.summary.denied_tools == ["write_file"], show(run)
     assert not (request.worktree / "x.txt").exists()
 
 
-@pytest.mark.realcli
-def test_gemini_real_api_error_is_failure(tmp_path: Path, realcli):
+@pytest.mark.realcli("gemini")
+def test_gemini_real_api_error_is_failure(tmp_path: Path, realcli: RealCLI):
     adapter = GeminiAdapter(max_attempts=1)  # one attempt: the default 10 take minutes
-    realcli(adapter)
-    run = real_run(adapter, repo_with_request(tmp_path),
-                   {"rules": [{"match": None, "steps": [{"error": 500, "message": "kaboom"}]}]}, tmp_path)
+    run = realcli.session(adapter, repo_with_request(tmp_path),
+                          {"rules": [{"match": None, "steps": [{"error": 500, "message": "kaboom"}]}]})
     assert run.outcome.reason == "failed" and "kaboom" in run.outcome.detail, show(run)
     # Read from the stream itself, not only from the exit status (500 & 0xff = 244 here).
     assert run.outcome.summary.errors and run.outcome.summary.finished and not run.outcome.summary.success
@@ -577,12 +496,11 @@ OPENCODE_SCENARIO = {"rules": [
 ]}
 
 
-@pytest.mark.realcli
-def test_opencode_real_session_writes_runs_shell_and_resumes(tmp_path: Path, realcli):
+@pytest.mark.realcli("opencode")
+def test_opencode_real_session_writes_runs_shell_and_resumes(tmp_path: Path, realcli: RealCLI):
     adapter = OpenCodeAdapter()
-    realcli(adapter)
     first = repo_with_request(tmp_path)
-    run = real_run(adapter, first, OPENCODE_SCENARIO, tmp_path)
+    run = realcli.session(adapter, first, OPENCODE_SCENARIO)
     s = run.outcome.summary
     assert run.outcome.reason == "ended" and run.exit_code == 0, show(run)
     repo = first.worktree
@@ -592,45 +510,42 @@ def test_opencode_real_session_writes_runs_shell_and_resumes(tmp_path: Path, rea
     assert s.input_tokens > 0 and s.output_tokens > 0 and s.cost_usd is not None
 
     second = follow_up(first, tmp_path, s.session_id, "Please apply this CORRECTION.")
-    run2 = real_run(adapter, second, OPENCODE_SCENARIO, tmp_path)
+    run2 = realcli.session(adapter, second, OPENCODE_SCENARIO)
     assert run2.outcome.reason == "ended", show(run2)
     assert run2.outcome.cli_session == s.session_id and run2.argv[-4:-2] == ["-s", s.session_id]
     assert (repo / "hello.txt").read_text() == "HELLO from fake\n"
     assert run2.outcome.summary.files_changed == ["hello.txt"]
 
 
-@pytest.mark.realcli
-def test_opencode_real_denied_tool_is_failure_despite_exit_0(tmp_path: Path, realcli):
+@pytest.mark.realcli("opencode")
+def test_opencode_real_denied_tool_is_failure_despite_exit_0(tmp_path: Path, realcli: RealCLI):
     adapter = OpenCodeAdapter()
-    realcli(adapter)
     request = repo_with_request(tmp_path)
     # "ask" in a headless run: OpenCode rejects the call itself and stops the loop.
-    run = real_run(adapter, request, {"rules": [{"match": None, "steps": [
-        {"shell": "echo hi > denied.txt"}, {"text": "Done."}]}]}, tmp_path,
+    run = realcli.session(adapter, request, {"rules": [{"match": None, "steps": [
+        {"shell": "echo hi > denied.txt"}, {"text": "Done."}]}]},
         extra_env={"OPENCODE_PERMISSION": json.dumps({"bash": "ask"})})
     assert run.exit_code == 0, show(run)
     assert run.outcome.reason == "failed" and run.outcome.summary.denied_tools == ["bash"], show(run)
     assert not (request.worktree / "denied.txt").exists()
 
 
-@pytest.mark.realcli
-def test_opencode_real_api_error_is_failure(tmp_path: Path, realcli):
+@pytest.mark.realcli("opencode")
+def test_opencode_real_api_error_is_failure(tmp_path: Path, realcli: RealCLI):
     adapter = OpenCodeAdapter()
-    realcli(adapter)
     # 400, not 500: OpenCode retries a 5xx five times with backoff (~80 s); the error path is the same.
-    run = real_run(adapter, repo_with_request(tmp_path),
-                   {"rules": [{"match": None, "steps": [{"error": 400, "message": "kaboom"}]}]}, tmp_path)
+    run = realcli.session(adapter, repo_with_request(tmp_path),
+                          {"rules": [{"match": None, "steps": [{"error": 400, "message": "kaboom"}]}]})
     assert run.outcome.reason == "failed" and "kaboom" in run.outcome.detail, show(run)
     assert run.outcome.summary.errors and run.outcome.cli_session
 
 
-@pytest.mark.realcli
+@pytest.mark.realcli("opencode")
 @pytest.mark.slow
-def test_opencode_real_server_error_500_is_failure(tmp_path: Path, realcli):
+def test_opencode_real_server_error_500_is_failure(tmp_path: Path, realcli: RealCLI):
     adapter = OpenCodeAdapter()
-    realcli(adapter)
-    run = real_run(adapter, repo_with_request(tmp_path),
-                   {"rules": [{"match": None, "steps": [{"error": 500, "message": "kaboom"}]}]}, tmp_path)
+    run = realcli.session(adapter, repo_with_request(tmp_path),
+                          {"rules": [{"match": None, "steps": [{"error": 500, "message": "kaboom"}]}]})
     assert run.outcome.reason == "failed" and "kaboom" in run.outcome.detail, show(run)
     assert len([r for r in run.requests if r.get("reply_kind") == "error"]) > 1  # it did retry
 
@@ -643,13 +558,12 @@ AIDER_SCENARIO = {"rules": [
 ]}
 
 
-@pytest.mark.realcli
-def test_aider_real_session_edits_commits_and_resumes(tmp_path: Path, realcli):
+@pytest.mark.realcli("aider")
+def test_aider_real_session_edits_commits_and_resumes(tmp_path: Path, realcli: RealCLI):
     adapter = AiderAdapter()
-    realcli(adapter)
     first = repo_with_request(tmp_path)
     git(first.worktree, "checkout", "-q", "-b", first.branch)  # the agent's branch, as in the engine
-    run = real_run(adapter, first, AIDER_SCENARIO, tmp_path)
+    run = realcli.session(adapter, first, AIDER_SCENARIO)
     s = run.outcome.summary
     assert run.outcome.reason == "ended" and run.exit_code == 0, show(run)
     repo = first.worktree
@@ -661,7 +575,7 @@ def test_aider_real_session_edits_commits_and_resumes(tmp_path: Path, realcli):
     assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
 
     second = follow_up(first, tmp_path, s.session_id, "Please apply this CORRECTION.")
-    run2 = real_run(adapter, second, AIDER_SCENARIO, tmp_path)
+    run2 = realcli.session(adapter, second, AIDER_SCENARIO)
     assert run2.outcome.reason == "ended", show(run2)
     assert (repo / "hello.txt").read_text() == "HELLO from fake\n"
     assert git(repo, "status", "--porcelain", "--untracked-files=all") == ""
@@ -677,12 +591,11 @@ def test_aider_real_session_edits_commits_and_resumes(tmp_path: Path, realcli):
     assert "USER say hello: create hello.txt" in request and "ASSISTANT hello.txt" in request
 
 
-@pytest.mark.realcli
-def test_aider_real_test_cmd_failure_goes_back_to_the_model(tmp_path: Path, realcli):
+@pytest.mark.realcli("aider")
+def test_aider_real_test_cmd_failure_goes_back_to_the_model(tmp_path: Path, realcli: RealCLI):
     """Aider runs the sprint's test command after its edit and sends a failing output back to
     the model, which fixes the file within the same session."""
     adapter = AiderAdapter()
-    realcli(adapter)
     request = replace(repo_with_request(tmp_path), test_command="grep -q HELLO hello.txt")
     git(request.worktree, "checkout", "-q", "-b", request.branch)
     scenario = {"rules": [
@@ -690,21 +603,19 @@ def test_aider_real_test_cmd_failure_goes_back_to_the_model(tmp_path: Path, real
          "steps": [{"write": "hello.txt", "content": "HELLO from fake\n"}]},
         {"match": None, "notools": True, "steps": [{"write": "hello.txt", "content": "hello from fake\n"}]},
     ]}
-    run = real_run(adapter, request, scenario, tmp_path)
+    run = realcli.session(adapter, request, scenario)
     assert run.outcome.reason == "ended", show(run)
     assert (request.worktree / "hello.txt").read_text() == "HELLO from fake\n"
     work = [r for r in run.requests if r.get("purpose") == "work"]
     assert len(work) == 2 and "grep -q HELLO hello.txt" in work[1]["human_text"], show(run)
 
 
-@pytest.mark.realcli
-def test_aider_real_api_error_is_failure_despite_exit_0(tmp_path: Path, realcli):
+@pytest.mark.realcli("aider")
+def test_aider_real_api_error_is_failure_despite_exit_0(tmp_path: Path, realcli: RealCLI):
     adapter = AiderAdapter()
-    realcli(adapter)
     # 400, not 500: aider retries a 5xx with backoff for about a minute; the error path is the same.
-    run = real_run(adapter, repo_with_request(tmp_path),
-                   {"rules": [{"match": None, "notools": True, "steps": [{"error": 400, "message": "kaboom"}]}]},
-                   tmp_path)
+    run = realcli.session(adapter, repo_with_request(tmp_path), {"rules": [
+        {"match": None, "notools": True, "steps": [{"error": 400, "message": "kaboom"}]}]})
     assert run.exit_code == 0, show(run)
     assert run.outcome.reason == "failed" and "kaboom" in run.outcome.detail, show(run)
 
@@ -715,13 +626,11 @@ def test_aider_parse_ignores_terminal_text():
     assert events == [] and not summarize(events).finished and Kind.FINISHED not in {e.kind for e in events}
 
 
-@pytest.mark.realcli
+@pytest.mark.realcli("aider")
 @pytest.mark.slow
-def test_aider_real_server_error_500_is_failure_despite_exit_0(tmp_path: Path, realcli):
+def test_aider_real_server_error_500_is_failure_despite_exit_0(tmp_path: Path, realcli: RealCLI):
     adapter = AiderAdapter()
-    realcli(adapter)
-    run = real_run(adapter, repo_with_request(tmp_path),
-                   {"rules": [{"match": None, "notools": True, "steps": [{"error": 500, "message": "kaboom"}]}]},
-                   tmp_path)
+    run = realcli.session(adapter, repo_with_request(tmp_path), {"rules": [
+        {"match": None, "notools": True, "steps": [{"error": 500, "message": "kaboom"}]}]})
     assert run.exit_code == 0, show(run)
     assert run.outcome.reason == "failed" and "kaboom" in run.outcome.detail, show(run)

@@ -5,18 +5,16 @@ aider), the tool's verification fails, the tier-1 correction is delivered by res
 session, the agent applies it, completion is detected and usage is recorded. Each run happens in
 a new network namespace with only loopback (`unshare -n`), against our fake model server.
 
-The real CLIs come from `.ci/install-clis` (into ``$DISPATCH_CLI_DIR``, default
-``~/.cache/agent-dispatch/clis``). A CLI that is not installed is skipped, unless
-``DISPATCH_REQUIRE_REALCLI=1`` (CI sets it), which makes a missing CLI a failure. Skip them all
-locally with ``pytest -m "not realcli"``.
+One parametrized test, ``test_conformance[<tool>]``; ``command`` (a scripted agent, no CLI binary)
+runs the same scenario through the engine. The real CLIs come from `.ci/install-clis` (into
+``$DISPATCH_CLI_DIR``, default ``~/.cache/agent-dispatch/clis``); the ``realcli`` fixture
+(tests/realcli.py) skips a CLI that is not installed, unless ``DISPATCH_REQUIRE_REALCLI=1`` (CI sets
+it), which makes a missing CLI a failure. Skip them all locally with ``pytest -m "not realcli"``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,14 +22,15 @@ import pytest
 from ruamel.yaml import YAML
 
 from conftest import git, make_repo
-
-from agent_dispatch.testing.netns import loopback_only_argv, netns_available
+from realcli import RealCLI, dispatch_json
 
 PLAN = Path("docs/agent-dispatch/sprints/sprint-01/dispatch.yaml")
 REPORT = "docs/agent-dispatch/sprints/sprint-01/agent-A-completion.md"
 VERIFY = "`python -c 'import app.value as m; assert m.VALUE == 2, m.VALUE'`"
-BINARIES = {"claude": "claude", "codex": "codex", "aider": "aider", "opencode": "opencode", "gemini": "gemini",
-            "qwen": "qwen"}
+# Every adapter; the real CLIs carry the `realcli` mark that names their binary for the fixture.
+TOOLS = [pytest.param("command", id="command"),
+         *(pytest.param(cli, id=cli, marks=pytest.mark.realcli(cli))
+           for cli in ("claude", "codex", "aider", "opencode", "gemini", "qwen"))]
 REPORT_TEXT = """# Agent A — DATA: Sprint 01 Completion Report
 
 Branch: sprint-01/alpha
@@ -47,23 +46,6 @@ CREATED  app/value.py
 - Build: PASS
 - Tests: PASS
 """
-
-
-def cli_bin_dir() -> Path:
-    return Path(os.environ.get("DISPATCH_CLI_DIR", Path.home() / ".cache" / "agent-dispatch" / "clis")) / "bin"
-
-
-def require_cli(tool: str) -> dict[str, str]:
-    """The environment that finds ``tool``; skip (or fail in CI) when it is not installed."""
-    required = os.environ.get("DISPATCH_REQUIRE_REALCLI") == "1"
-    if not netns_available():
-        message = "cannot create a loopback-only network namespace here (unshare -n)"
-        pytest.fail(message) if required else pytest.skip(message)
-    env = {**os.environ, "PATH": f"{cli_bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}"}
-    if tool != "command" and shutil.which(BINARIES[tool], path=env["PATH"]) is None:
-        message = f"{tool} CLI not installed (run .ci/install-clis)"
-        pytest.fail(message) if required else pytest.skip(message)
-    return env
 
 
 def scenario(tool: str) -> dict:
@@ -113,18 +95,11 @@ def conformance_repo(tmp_path: Path, tool: str) -> Path:
     return repo
 
 
-def dispatch_json(repo: Path, *args: str) -> list | dict:
-    out = subprocess.run([sys.executable, "-m", "agent_dispatch", *args], cwd=repo, capture_output=True, text=True,
-                         check=True, timeout=120).stdout
-    return json.loads(out)
-
-
-def run_conformance(tmp_path: Path, tool: str) -> None:
-    env = require_cli(tool)
+@pytest.mark.parametrize("tool", TOOLS)
+def test_conformance(tool: str, tmp_path: Path, realcli: RealCLI) -> None:
+    """The scenario above through ``tool``'s adapter, under `dispatch run`, loopback-only."""
     repo = conformance_repo(tmp_path, tool)
-    argv = [sys.executable, "-m", "agent_dispatch", "run", str(repo / PLAN), "--yes", "--session-timeout", "240",
-            "--rehearse", str(tmp_path / "scenario.json")]
-    result = subprocess.run(loopback_only_argv(argv), cwd=repo, env=env, capture_output=True, text=True, timeout=900)
+    result = realcli.rehearse(repo, repo / PLAN, tmp_path / "scenario.json", timeout=900)
     logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
                      for p in sorted((repo / ".dispatch" / "sprint-01" / "logs").glob("*.log")))
     assert result.returncode == 0, result.stdout + result.stderr + logs
@@ -154,53 +129,16 @@ def run_conformance(tmp_path: Path, tool: str) -> None:
         assert "first attempt" in history and "fix: VALUE = 2" in history, history
 
 
-def test_conformance_command(tmp_path: Path):
-    run_conformance(tmp_path, "command")
-
-
-@pytest.mark.realcli
-def test_conformance_claude(tmp_path: Path):
-    run_conformance(tmp_path, "claude")
-
-
-@pytest.mark.realcli
-def test_conformance_codex(tmp_path: Path):
-    run_conformance(tmp_path, "codex")
-
-
-@pytest.mark.realcli
-def test_conformance_aider(tmp_path: Path):
-    run_conformance(tmp_path, "aider")
-
-
-@pytest.mark.realcli
-def test_conformance_opencode(tmp_path: Path):
-    run_conformance(tmp_path, "opencode")
-
-
-@pytest.mark.realcli
-def test_conformance_gemini(tmp_path: Path):
-    run_conformance(tmp_path, "gemini")
-
-
-@pytest.mark.realcli
-def test_conformance_qwen(tmp_path: Path):
-    run_conformance(tmp_path, "qwen")
-
-
-@pytest.mark.realcli
-def test_claude_budget_stops_the_agent_after_its_turn(tmp_path: Path):
+@pytest.mark.realcli("claude")
+def test_claude_budget_stops_the_agent_after_its_turn(tmp_path: Path, realcli: RealCLI):
     """Token budget spent by the first session: no follow-up session, recorded, health YELLOW."""
-    env = require_cli("claude")
     repo = conformance_repo(tmp_path, "claude")
     yaml = YAML()
     plan = yaml.load(repo / PLAN)
     plan["agents"][0]["budget"] = {"tokens": 50}
     yaml.dump(plan, repo / PLAN)
     git(repo, "commit", "-qam", "plan: budget")
-    argv = [sys.executable, "-m", "agent_dispatch", "run", str(repo / PLAN), "--yes", "--session-timeout", "240",
-            "--rehearse", str(tmp_path / "scenario.json")]
-    result = subprocess.run(loopback_only_argv(argv), cwd=repo, env=env, capture_output=True, text=True, timeout=900)
+    result = realcli.rehearse(repo, repo / PLAN, tmp_path / "scenario.json", timeout=900)
     assert result.returncode != 0, result.stdout + result.stderr  # the chain never got its correction
     log = dispatch_json(repo, "events", "--json")
     assert len([e for e in log if e["type"] == "agent_session_started"]) == 1

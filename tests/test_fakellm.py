@@ -5,14 +5,14 @@ Request bodies below are trimmed copies of what the real CLIs sent, so the
 abstract steps are checked against each CLI's actual tool names and argument names.
 
 Optional: ``FAKELLM_REAL_CLIS=1`` also drives each real agent CLI (from ``.ci/install-clis``, or on
-PATH) against the server inside a network namespace (slow; see test_real_cli_*).
+PATH) against the server inside a network namespace, through the shared real-CLI driver
+(tests/realcli.py; slow; see test_real_cli_*).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from realcli import RealCLI
 
 from agent_dispatch.testing.fakellm import FakeModelServer, ScenarioError, parse_scenario
 from agent_dispatch.testing.netns import loopback_only_argv, netns_available
@@ -778,20 +780,14 @@ REAL_SCENARIO = {"rules": [{"match": "create hello", "notools": True, "steps": [
     {"shell": "echo bash-ran > bash_out.txt"},
     {"text": "All done."}]}]}
 
-# Runs inside the namespace: the server and the CLI must share it. argv: cli binary workdir home
-# scenario log. Per-CLI settings are the quiet, offline ones.
-_DRIVER = r'''
-import json, os, subprocess, sys
-from pathlib import Path
-from agent_dispatch.testing.fakellm import FakeModelServer
-cli, binary, work, home, scenario, log = sys.argv[1:7]
-home = Path(home)
-env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8"}
-quiet = {"privacy": {"usageStatisticsEnabled": False}, "telemetry": {"enabled": False},
-         "general": {"disableAutoUpdate": True, "disableUpdateNag": True}}
-prompt = "please create hello.txt"
-with FakeModelServer(Path(scenario), log=Path(log)) as server:
-    url = server.url
+def real_cli_setup(cli: str, binary: str, home: Path, url: str) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment that point ``cli`` at the fake server at ``url``, its config
+    written under ``home``. Per-CLI settings are the quiet, offline ones, written here by hand
+    (not by the adapters): this checks the server against each CLI, not our adapters."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8"}
+    quiet = {"privacy": {"usageStatisticsEnabled": False}, "telemetry": {"enabled": False},
+             "general": {"disableAutoUpdate": True, "disableUpdateNag": True}}
+    prompt = "please create hello.txt"
     if cli == "claude":
         env.update(ANTHROPIC_BASE_URL=url, ANTHROPIC_API_KEY="sk-ant-dummy",
                    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1", DISABLE_AUTOUPDATER="1",
@@ -847,50 +843,32 @@ with FakeModelServer(Path(scenario), log=Path(log)) as server:
                 "--analytics-disable", "--no-show-release-notes", "--no-show-model-warnings",
                 "--no-pretty", "--no-fancy-input", "--no-gitignore", "--edit-format", "whole",
                 "--message", prompt]
-    done = subprocess.run(argv, cwd=work, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=300)
-print(json.dumps({"rc": done.returncode, "stdout": done.stdout[-3000:], "stderr": done.stderr[-3000:]}))
-'''
+    return argv, env
+
 
 REAL_CLIS = ("claude", "codex", "gemini", "qwen", "opencode", "aider")
 RUN_REAL_CLIS = "1" in (os.environ.get("FAKELLM_REAL_CLIS"), os.environ.get("DISPATCH_REQUIRE_REALCLI"))
 
 
-def real_cli(name: str) -> str:
-    """The CLI installed by .ci/install-clis (or on PATH); skip, or fail in CI, when missing."""
-    cli_dir = Path(os.environ.get("DISPATCH_CLI_DIR", Path.home() / ".cache/agent-dispatch/clis"))
-    found = shutil.which(name, path=f"{cli_dir / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
-    if found is None:
-        if os.environ.get("DISPATCH_REQUIRE_REALCLI") == "1":
-            pytest.fail(f"{name} CLI not installed (run .ci/install-clis)")
-        pytest.skip(f"{name} CLI not installed (run .ci/install-clis)")
-    return found
-
-
 # Slow (5-30 s per CLI), so opt-in even when the CLIs are installed: FAKELLM_REAL_CLIS=1 (or CI's
 # DISPATCH_REQUIRE_REALCLI=1). tests/test_conformance.py drives the same CLIs through the engine.
-@pytest.mark.realcli
+# The `realcli` fixture (tests/realcli.py) checks the CLI each case names and runs it, with the
+# server, inside a loopback-only network namespace.
 @pytest.mark.slow
 @pytest.mark.skipif(not RUN_REAL_CLIS, reason="set FAKELLM_REAL_CLIS=1 to drive the real CLIs")
-@pytest.mark.skipif(not netns_available(), reason="real CLIs only run inside a network namespace")
-@pytest.mark.parametrize("cli", REAL_CLIS)
-def test_real_cli_writes_a_file_and_runs_a_command(cli, tmp_path):
-    binary = real_cli(cli)
-    work, log, scenario = tmp_path / "work", tmp_path / "requests.jsonl", tmp_path / "s.json"
+@pytest.mark.parametrize("cli", [pytest.param(cli, marks=pytest.mark.realcli(cli)) for cli in REAL_CLIS])
+def test_real_cli_writes_a_file_and_runs_a_command(cli: str, tmp_path: Path, realcli: RealCLI):
+    work = tmp_path / "work"
     work.mkdir()
-    scenario.write_text(json.dumps(REAL_SCENARIO))
     for args in (["init", "-q", "-b", "main"], ["commit", "-q", "--allow-empty", "-m", "init"]):
         subprocess.run(["git", *args], cwd=work, check=True)
-    argv = loopback_only_argv([sys.executable, "-c", _DRIVER, cli, binary, str(work),
-                               str(tmp_path / "home"), str(scenario), str(log)])
-    done = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=360)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.splitlines()[-1])
-    assert result["rc"] == 0, result
-    assert (work / "hello.txt").read_text() == "hello from fake model\n", result
+    argv, env = real_cli_setup(cli, realcli.binary, realcli.home, realcli.base_url)
+    run = realcli.run(argv, scenario=REAL_SCENARIO, cwd=work, env=env, timeout=300)
+    assert run.exit_code == 0, run.log
+    assert (work / "hello.txt").read_text() == "hello from fake model\n", run.log
     if cli != "aider":  # aider never runs model-suggested shell commands headless
-        assert (work / "bash_out.txt").read_text() == "bash-ran\n", result
-    served = [json.loads(line) for line in log.read_text().splitlines()]
+        assert (work / "bash_out.txt").read_text() == "bash-ran\n", run.log
+    served = run.requests
     assert all(r["status"] == 200 for r in served)
     work_replies = [r["reply_kind"] for r in served if r["purpose"] == "work"]
     assert work_replies == (["text"] if cli == "aider" else ["tool_calls", "tool_calls", "text"])

@@ -18,10 +18,9 @@ import pytest
 from ruamel.yaml import YAML
 
 from conftest import git
-from test_conformance import require_cli
+from realcli import RealCLI, dispatch_json
 
 from agent_dispatch.commands.demo import prepare_demo_repo
-from agent_dispatch.testing.netns import loopback_only_argv
 
 
 def real_cli_plan(tmp_path: Path, tool: str) -> Path:
@@ -40,20 +39,16 @@ def real_cli_plan(tmp_path: Path, tool: str) -> Path:
     return plan
 
 
-def run_example(tmp_path: Path, tool: str) -> None:
-    env = require_cli(tool)
+def run_example(tmp_path: Path, realcli: RealCLI) -> None:
+    tool = realcli.name
     plan = real_cli_plan(tmp_path, tool)
     repo = plan.parents[4]
     fix = f"{sys.executable} -m agent_dispatch.testing.demo_agent"
     scenario = tmp_path / "scenario.json"
     scenario.write_text(json.dumps({"rules": [{"match": None, "steps": [{"shell": fix}, {"text": "Done."}]}]}))
-    argv = [sys.executable, "-m", "agent_dispatch", "run", str(plan), "--yes", "--session-timeout", "240",
-            "--rehearse", str(scenario)]
-    result = subprocess.run(loopback_only_argv(argv), cwd=repo, env=env, capture_output=True, text=True,
-                            timeout=1200)
+    result = realcli.rehearse(repo, plan, scenario, timeout=1200)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
-    log = json.loads(subprocess.run([sys.executable, "-m", "agent_dispatch", "events", "--json"], cwd=repo,
-                                    capture_output=True, text=True, check=True).stdout)
+    log = dispatch_json(repo, "events", "--json")
     starts = [e for e in log if e["type"] == "agent_session_started"]
     assert starts and {e["data"]["tool"] for e in starts} == {tool}
     outcomes = [e["data"] for e in log if e["type"] == "session_outcome"]
@@ -61,8 +56,7 @@ def run_example(tmp_path: Path, tool: str) -> None:
     # The SERVICES agent's wrong first fix came back as a tier-1 retry, delivered by resume.
     retried = [e for e in starts if e["data"]["message"] == "retry_1"]
     assert retried and all(e["data"]["resumed"] for e in retried)
-    status = json.loads(subprocess.run([sys.executable, "-m", "agent_dispatch", "status", "--json", str(plan)],
-                                       cwd=repo, capture_output=True, text=True, check=True).stdout)
+    status = dispatch_json(repo, "status", "--json", str(plan))
     assert status["finished"]["outcome"] == "complete"
     assert all(a["state"] == "COMPLETE" for a in status["agents"].values())
     merged = git(repo, "log", "--first-parent", "--format=%s", "main")
@@ -72,11 +66,11 @@ def run_example(tmp_path: Path, tool: str) -> None:
     assert tests.returncode == 0, tests.stderr
 
 
-@pytest.mark.realcli
-def test_example_sprint_with_claude(tmp_path: Path):
-    run_example(tmp_path, "claude")
+@pytest.mark.realcli("claude")
+def test_example_sprint_with_claude(tmp_path: Path, realcli: RealCLI):
+    run_example(tmp_path, realcli)
 
 
-@pytest.mark.realcli
-def test_example_sprint_with_codex(tmp_path: Path):
-    run_example(tmp_path, "codex")
+@pytest.mark.realcli("codex")
+def test_example_sprint_with_codex(tmp_path: Path, realcli: RealCLI):
+    run_example(tmp_path, realcli)
