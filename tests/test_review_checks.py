@@ -10,7 +10,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from agent_dispatch import git as gitlib
-from agent_dispatch.artifacts.context import SprintContext, build_context
+from agent_dispatch.naming.context import SprintContext, build_context
 from agent_dispatch.plan.loader import load_plan
 from agent_dispatch.plan.model import Plan
 from agent_dispatch.review import checks

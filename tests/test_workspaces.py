@@ -235,7 +235,7 @@ def test_only_landed_clean_worktrees_are_freed_for_the_next_agents(tmp_path: Pat
 
 
 def test_the_plan_can_put_worktrees_elsewhere(tmp_path: Path):
-    from agent_dispatch.artifacts.context import build_context
+    from agent_dispatch.naming.context import build_context
     from agent_dispatch.plan.loader import load_plan
 
     root, plan = sprint_repo(tmp_path)

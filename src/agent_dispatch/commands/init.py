@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 import pydantic
 
 from agent_dispatch import git, output
-from agent_dispatch.artifacts import paths
+from agent_dispatch.naming import paths
 from agent_dispatch.files import write_atomic
 from agent_dispatch.errors import FatalError
 from agent_dispatch.plan.loader import dump_yaml, load_text

@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 from agent_dispatch import git, output
-from agent_dispatch.artifacts.context import build_context, sprint_dir_for
-from agent_dispatch.artifacts.paths import FINDINGS_FILENAME
+from agent_dispatch.naming.context import build_context, sprint_dir_for
+from agent_dispatch.naming.paths import FINDINGS_FILENAME
 from agent_dispatch.commands.common import load_checked
 from agent_dispatch.commands.operate import find_log
 from agent_dispatch.errors import FatalError

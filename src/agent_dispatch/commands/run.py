@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from agent_dispatch import git, output
-from agent_dispatch.artifacts.context import build_context, sprint_dir_for
+from agent_dispatch.naming.context import build_context, sprint_dir_for
 from agent_dispatch.commands.common import load_checked
 from agent_dispatch.engine.runtime import Options, Runtime, dispatch_dir
 from agent_dispatch.engine.sprint import FINISHED, PAUSED, SprintOutcome, run_sprint

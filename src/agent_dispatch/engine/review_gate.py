@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent_dispatch.artifacts.paths import FINDINGS_FILENAME
+from agent_dispatch.naming.paths import FINDINGS_FILENAME
 from agent_dispatch.engine.runtime import Runtime
 from agent_dispatch.review import checks, gate4
 from agent_dispatch.review.findings import Finding, stable_ids

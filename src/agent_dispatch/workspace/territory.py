@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_dispatch import git
-from agent_dispatch.artifacts import paths
-from agent_dispatch.artifacts.context import assign_letters
+from agent_dispatch.naming import paths
+from agent_dispatch.naming.context import assign_letters
 from agent_dispatch.artifacts.summary import SUMMARY_FILENAME
 from agent_dispatch.plan.model import Plan
 from agent_dispatch.plan.roster import base_role
