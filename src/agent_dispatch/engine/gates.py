@@ -8,7 +8,7 @@ from pathlib import Path
 
 from agent_dispatch import git
 from agent_dispatch.artifacts.completion import CompletionReport, read_report
-from agent_dispatch.engine.verify import CheckResult
+from agent_dispatch.checkrun import CheckResult
 from agent_dispatch.plan.model import Agent, Plan
 from agent_dispatch.plan.territory import TerritoryMatcher, owner_of
 
