@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 from agent_dispatch import git, output
-from agent_dispatch.naming import paths
 from agent_dispatch.commands.workspaces import Sprint, load_sprint
 from agent_dispatch.errors import FatalError
+from agent_dispatch.naming import paths
 from agent_dispatch.workspace.territory import agent_changes, check, rules_from_plan
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agent_dispatch import output
-from agent_dispatch.naming.context import SprintContext, build_context, sprint_dir_for
 from agent_dispatch.commands.common import load_checked
 from agent_dispatch.errors import FatalError
+from agent_dispatch.naming.context import SprintContext, build_context, sprint_dir_for
 from agent_dispatch.plan.model import Plan
 from agent_dispatch.workspace import layout, status, template, worktrees
 from agent_dispatch.workspace.install import sprint_installer
