@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agent_dispatch.commands.review import accept, review_plan
+from agent_dispatch.commands.review import accept_finding, review_plan
+from agent_dispatch.present import show
 from agent_dispatch.errors import FatalError
 from agent_dispatch.review import gate4
 from agent_dispatch.review.findings import Finding
@@ -103,12 +104,12 @@ def test_review_and_accept_commands(tmp_path, capsys):
     assert "## sprint-01/data" in (repo / ".dispatch/sprint-01/review/red-team-context.md").read_text()
 
     with pytest.raises(FatalError, match="is CRITICAL"):
-        accept(critical, reason="fixture", start=repo)
+        accept_finding(critical, reason="fixture", start=repo)
     with pytest.raises(FatalError, match="no finding RT-01-999"):
-        accept("RT-01-999", reason="x", start=repo)
+        accept_finding("RT-01-999", reason="x", start=repo)
     capsys.readouterr()
     for finding_id in high:
-        assert accept(finding_id, reason="test moved to the QA branch", start=repo) == 0
+        assert show(accept_finding(finding_id, reason="test moved to the QA branch", start=repo)) == 0
         assert "no longer blocks sprint-01/data" in capsys.readouterr().out
 
     assert review_plan(repo / PLAN, as_json=True) == 1

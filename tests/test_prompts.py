@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent_dispatch.artifacts import paths
-from agent_dispatch.artifacts.context import assign_letters, build_context, codename_of
+from agent_dispatch.naming import paths
+from agent_dispatch.naming.context import assign_letters, build_context, codename_of
 from agent_dispatch.plan.model import Chain, Plan
 from agent_dispatch.prompts.activation import render_activation
 from agent_dispatch.prompts.chains import chain_waves, path_tokens, task_ids

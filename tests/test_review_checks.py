@@ -10,7 +10,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from agent_dispatch import git as gitlib
-from agent_dispatch.artifacts.context import SprintContext, build_context
+from agent_dispatch.naming.context import SprintContext, build_context
 from agent_dispatch.plan.loader import load_plan
 from agent_dispatch.plan.model import Plan
 from agent_dispatch.review import checks
@@ -297,3 +297,29 @@ def test_findings_differing_only_in_line_keep_their_own_ids_across_runs(tmp_path
     assert len(placeholders) == 5 and len({f.id for f in placeholders}) == 5
     assert [f.id for f in again] == [f.id for f in first]
     assert len({f.id for f in first}) == len(first)
+
+
+def test_review_pass_records_findings_once_and_decides_gate4(planted, tmp_path):
+    """review.run.review_branches, the pass the engine and `dispatch review` share, as a plain call."""
+    from agent_dispatch.review.run import review_branches
+    from agent_dispatch.store.log import EventLog
+
+    repo, findings = planted
+    plan, context = load(repo)
+    with EventLog(tmp_path / "events.db", sprint="sprint-01") as log:
+        dry = review_branches(repo, plan, context, log, record=False)
+        assert log.read(types=["finding"]) == []
+        first = review_branches(repo, plan, context, log)
+        assert first.findings == dry.findings
+        assert {(f.agent, f.category, f.file, f.line) for f in first.findings} == \
+            {(f.agent, f.category, f.file, f.line) for f in findings}
+        recorded = len(log.read(types=["finding"]))
+        assert recorded == len(findings)
+        again = review_branches(repo, plan, context, log)
+        assert again.findings == first.findings and len(log.read(types=["finding"])) == recorded
+        assert [b.agent.name for b in first.branches] == ["data", "backend", "frontend", "qa"]
+        assert not first.decisions["backend"].allowed and first.decisions["frontend"].allowed
+        only = review_branches(repo, plan, context, log, agents=["frontend"])
+        assert [b.agent.name for b in only.branches] == ["frontend"] and list(only.decisions) == ["frontend"]
+        later = review_branches(repo, plan, context, log, skip={"backend"}, record=False)
+        assert "backend" not in later.decisions and all(f.agent != "backend" for f in later.findings)

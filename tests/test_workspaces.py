@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agent_dispatch.commands.workspaces import workspaces_down, workspaces_list, workspaces_up
+from agent_dispatch.commands.workspaces import list_workspaces, workspaces_down, workspaces_up
+from agent_dispatch.present import show
 from conftest import EXAMPLE, EXAMPLE_PLAN, GIT_ENV, git, make_repo
 
 AGENTS = ["data", "qa", "services", "backend", "frontend", "lead"]
@@ -111,7 +112,7 @@ def test_list_reports_branch_ahead_uncommitted_and_report(tmp_path: Path, capsys
     git(qa, "commit", "-q", "-m", "qa: guards")
     report = qa / "docs/agent-dispatch/sprints/sprint-01/agent-E-completion.md"
     report.write_text("# report\n")
-    assert workspaces_list(plan, as_json=True) == 0
+    assert show(list_workspaces(plan), as_json=True) == 0
     rows = {row["agent"]: row for row in json.loads(capsys.readouterr().out)}
     assert set(rows) == set(AGENTS)
     assert rows["qa"]["ahead"] == 1 and rows["qa"]["uncommitted"] == 1
@@ -235,7 +236,7 @@ def test_only_landed_clean_worktrees_are_freed_for_the_next_agents(tmp_path: Pat
 
 
 def test_the_plan_can_put_worktrees_elsewhere(tmp_path: Path):
-    from agent_dispatch.artifacts.context import build_context
+    from agent_dispatch.naming.context import build_context
     from agent_dispatch.plan.loader import load_plan
 
     root, plan = sprint_repo(tmp_path)

@@ -38,10 +38,10 @@ def _run(fn, *args, **kwargs) -> None:
 
 
 def _show(fn: Callable[..., Any], *args: Any, as_json: bool = False, **kwargs: Any) -> None:
-    """Run a command returning a typed result and print it with its presenter (``ui.present``)."""
+    """Run a command returning a typed result and print it with its presenter (``present``)."""
 
     def command() -> int:
-        from agent_dispatch.ui.present import show
+        from agent_dispatch.present import show
 
         return show(fn(*args, **kwargs), as_json=as_json)
 
@@ -270,7 +270,7 @@ def status(
     from agent_dispatch.commands.status import show_status, status_feed
 
     if watch and not json:
-        from agent_dispatch.ui.present import watch_status
+        from agent_dispatch.present import watch_status
 
         _run(lambda: watch_status(status_feed(plan, sprint=sprint)))
         return

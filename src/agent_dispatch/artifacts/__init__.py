@@ -1,2 +1,3 @@
-"""Sprint artefacts: names and paths (``paths``), the per-sprint context (``context``), the
-rendered documents (``render``) and the parsed completion reports (``completion``)."""
+"""Sprint artefacts: the rendered documents (``render``), the parsed completion reports
+(``completion``) and SPRINT-SUMMARY.md (``summary``). Names and paths, and the per-sprint context,
+live one layer down in ``agent_dispatch.naming``."""

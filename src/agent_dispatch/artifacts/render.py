@@ -15,10 +15,10 @@ from pathlib import Path
 
 import jinja2
 
-from agent_dispatch.artifacts import paths
-from agent_dispatch.artifacts.context import SprintContext, build_context, sprint_dir_for
 from agent_dispatch.errors import FatalError
 from agent_dispatch.files import write_atomic
+from agent_dispatch.naming import paths
+from agent_dispatch.naming.context import SprintContext, build_context, sprint_dir_for
 from agent_dispatch.plan.model import Plan
 from agent_dispatch.prompts import sections
 from agent_dispatch.prompts.activation import ActivationPrompt, render_activation

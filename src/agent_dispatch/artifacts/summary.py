@@ -11,8 +11,8 @@ from pathlib import Path
 
 import jinja2
 
-from agent_dispatch.artifacts import paths
 from agent_dispatch.files import write_atomic
+from agent_dispatch.naming import paths
 from agent_dispatch.plan.model import Plan
 from agent_dispatch.plan.roster import NON_MERGING_ROLES, base_role
 from agent_dispatch.store.status import Status

@@ -10,9 +10,9 @@ from pathlib import Path, PurePosixPath
 import pydantic
 
 from agent_dispatch import git, output
-from agent_dispatch.artifacts import paths
 from agent_dispatch.files import write_atomic
 from agent_dispatch.errors import FatalError
+from agent_dispatch.naming import paths
 from agent_dispatch.plan.loader import dump_yaml, load_text
 from agent_dispatch.plan.model import KNOWN_TOOLS, SPRINT_ID_PATTERN, ToolName
 from agent_dispatch.plan.propose import (

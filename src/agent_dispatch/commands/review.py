@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 from agent_dispatch import git, operations, output
-from agent_dispatch.artifacts.context import build_context, sprint_dir_for
-from agent_dispatch.artifacts.paths import FINDINGS_FILENAME
 from agent_dispatch.commands.common import load_checked
 from agent_dispatch.errors import FatalError
+from agent_dispatch.naming.context import build_context, sprint_dir_for
+from agent_dispatch.naming.paths import FINDINGS_FILENAME
 from agent_dispatch.operations import FindingAccepted
 from agent_dispatch.operations.findings import ACCEPT_NEEDS_REASON
 from agent_dispatch.review import checks, gate4
 from agent_dispatch.review.context import REVIEW_CONTEXT_FILENAME, write_review_context
-from agent_dispatch.review.findings import counts, overall_recommendation, stable_ids
+from agent_dispatch.review.findings import counts, overall_recommendation
 from agent_dispatch.review.report import render_findings
+from agent_dispatch.review.run import review_branches
 from agent_dispatch.store.log import EventLog, events_path
 
 REVIEW_DIRNAME = "review"
@@ -36,17 +36,12 @@ def review_plan(plan_path: Path, *, repo: Path | None = None, as_json: bool = Fa
         raise FatalError(f"base {base!r} does not exist in {root}\nhint: pass --base <branch or commit>")
     context = build_context(plan, root, sprint_dir=sprint_dir_for(plan_path, root, plan.sprint.id),
                             repo_files=git.list_tracked_files(root))
-    branches = checks.load_branches(root, plan, context, base=base)
-    drafts = checks.run_checks(root, plan, context, branches=branches)
     git.add_info_exclude(root, "/.dispatch/")
     with EventLog(events_path(root, plan.sprint.id), sprint=plan.sprint.id) as log:
         # Ids stay what the sprint's run (or an earlier review) gave the same findings.
-        recorded = gate4.findings_from_events(log.read(types=[gate4.FINDING_EVENT]))
-        findings = stable_ids([dataclasses.replace(f, id="") for f in drafts], recorded, plan.sprint.id)
-        log.append_many(gate4.finding_events(findings, log.read(types=[gate4.FINDING_EVENT])))
-        events = log.read(types=[gate4.ACCEPTED_EVENT, "gate_overridden"])
+        review = review_branches(root, plan, context, log, base=base)
+    branches, findings, decisions = review.branches, review.findings, review.decisions
     pairs = [(b.agent.name, b.branch) for b in branches]
-    decisions = gate4.gate4(findings, events, agents=[name for name, _ in pairs])
     folder = root / ".dispatch" / plan.sprint.id / REVIEW_DIRNAME
     folder.mkdir(parents=True, exist_ok=True)
     territories = {b.agent.name: ", ".join(b.agent.territory.include) for b in branches}
@@ -105,11 +100,3 @@ def accept_finding(finding_id: str, *, reason: str, override: bool = False, spri
     if not reason.strip():
         raise FatalError(ACCEPT_NEEDS_REASON)
     return operations.accept_finding(finding_id, reason=reason, override=override, sprint=sprint, start=start)
-
-
-def accept(finding_id: str, *, reason: str, override: bool = False, sprint: str | None = None,
-           start: Path = Path(".")) -> int:
-    """`accept_finding`, printed as `dispatch accept` prints it; returns the exit code."""
-    from agent_dispatch.ui.present import show
-
-    return show(accept_finding(finding_id, reason=reason, override=override, sprint=sprint, start=start))

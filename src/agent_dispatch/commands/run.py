@@ -7,12 +7,12 @@ import dataclasses
 from pathlib import Path
 
 from agent_dispatch import git, output
-from agent_dispatch.artifacts.context import build_context, sprint_dir_for
 from agent_dispatch.commands.common import load_checked
 from agent_dispatch.engine.runtime import Options, Runtime, dispatch_dir
 from agent_dispatch.engine.sprint import FINISHED, PAUSED, SprintOutcome, run_sprint
 from agent_dispatch.errors import FatalError
 from agent_dispatch.executors.registry import get_executor
+from agent_dispatch.naming.context import build_context, sprint_dir_for
 from agent_dispatch.store.log import EventLog
 from agent_dispatch.ui.board import board, live_board
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from agent_dispatch import git
-from agent_dispatch.artifacts import paths
 from agent_dispatch.commands.workspaces import Sprint, load_sprint
 from agent_dispatch.errors import FatalError
-from agent_dispatch.workspace.rules import Violation
+from agent_dispatch.naming import paths
+from agent_dispatch.ownership import Violation
 from agent_dispatch.workspace.territory import Changes, agent_changes, check, rules_from_plan
 
 

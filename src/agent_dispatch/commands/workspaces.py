@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from agent_dispatch import output
-from agent_dispatch.artifacts.context import SprintContext, build_context, sprint_dir_for
 from agent_dispatch.commands.common import load_checked
 from agent_dispatch.errors import FatalError
+from agent_dispatch.naming.context import SprintContext, build_context, sprint_dir_for
 from agent_dispatch.plan.model import Plan
 from agent_dispatch.ui.progress import progress_bar
 from agent_dispatch.workspace import layout, status, template, worktrees
@@ -118,10 +118,3 @@ def list_workspaces(plan_path: Path, *, repo: Path | None = None) -> WorkspaceLi
     reports = {a.name: a.report for a in sprint.context.agents}
     rows = status.statuses(sprint.root, sprint.spaces, base=sprint.plan.sprint.base_branch, reports=reports)
     return WorkspaceList(tuple(rows))
-
-
-def workspaces_list(plan_path: Path, *, repo: Path | None = None, as_json: bool = False) -> int:
-    """`list_workspaces`, printed as `dispatch workspaces list` prints it; returns the exit code."""
-    from agent_dispatch.ui.present import show
-
-    return show(list_workspaces(plan_path, repo=repo), as_json=as_json)

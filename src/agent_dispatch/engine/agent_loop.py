@@ -221,7 +221,7 @@ def _after_session(rt: Runtime, name: str, run: SessionRun | None) -> None:
             rt.say(f"{name}: stopped, {why}")
         _gate3(rt, name, evaluation)
         return
-    values = _message_values(rt, name)
+    values = message_values(rt, name)
     done = [c.id for c in agent.chains if c.id not in {o.id for o in evaluation.open_chains}]
     # A session that died or ran out of context did not finish: continue it before judging failures.
     if outcome.reason in CRASH_REASONS and evaluation.open_chains:
@@ -229,10 +229,10 @@ def _after_session(rt: Runtime, name: str, run: SessionRun | None) -> None:
         log = git.recent_log(ctx.worktree, 5).strip()
         text = messages.render_message("recover.md.j2", **values, wip_commit=wip, recent_log=log, done=done,
                                        resume_from=chain, resume_state=progress.claimed.get(chain.id, "QUEUED"))
-        _queue(rt, name, "recover", text)
+        queue_message(rt, name, "recover", text)
     elif outcome.reason == "limit" and evaluation.open_chains:
         text = messages.render_message("continue.md.j2", **values, done=done, open_chains=evaluation.open_chains)
-        _queue(rt, name, "continue", text)
+        queue_message(rt, name, "continue", text)
     elif _retry(rt, name, agent, evaluation, progress):
         return
     elif _needs_nudge(rt, name, ctx.worktree, ctx.report) and progress.nudges < rt.options.max_nudges:
@@ -241,7 +241,7 @@ def _after_session(rt: Runtime, name: str, run: SessionRun | None) -> None:
                                        report_ok=report is not None and report.is_substantive,
                                        uncommitted=git.uncommitted_files(ctx.worktree),
                                        chain_ids=", ".join(c.id for c in agent.chains) or "none")
-        _queue(rt, name, "missing_report", text)
+        queue_message(rt, name, "missing_report", text)
     else:
         _gate3(rt, name, evaluation)
 
@@ -268,10 +268,10 @@ def _retry(rt: Runtime, name: str, agent: Agent, evaluation: Evaluation, progres
             rt.say(f"{name}: tier 3 switches to fallback {fallback.tool or ''} {fallback.model or ''}".rstrip())
         history = [{"attempt": r["attempt"], "failures": r["failures"]} for r in rounds]
         history.append({"attempt": progress.attempts, "failures": [c.as_data() for c in failed]})
-        text = messages.retry_message(tier, **_message_values(rt, name), chain=chain, failures=failed,
+        text = messages.retry_message(tier, **message_values(rt, name), chain=chain, failures=failed,
                                       history=history, verify_command=verify_command(chain))
         rt.record("retry_scheduled", agent=name, chain=chain.id, tier=tier)
-        _queue(rt, name, f"retry_{tier}", text, chain=chain.id)
+        queue_message(rt, name, f"retry_{tier}", text, chain=chain.id)
         rt.say(f"{name}: chain {chain.id} failed verification, retry tier {tier}")
         return True
     return False
@@ -282,7 +282,8 @@ def _needs_nudge(rt: Runtime, name: str, worktree: Path, report_path: str) -> bo
     return report is None or not report.is_substantive or bool(git.uncommitted_files(worktree))
 
 
-def _message_values(rt: Runtime, name: str) -> dict:
+def message_values(rt: Runtime, name: str) -> dict:
+    """The values every follow-up message template gets for agent ``name``'s next session."""
     _, ctx = rt.agent(name)
     progress = rt.state().agents[name]
     return {"attempt": progress.attempts + 1, "codename": ctx.codename, "agent": name, "sprint": rt.plan.sprint.id,
@@ -290,7 +291,9 @@ def _message_values(rt: Runtime, name: str) -> dict:
             "test_command": rt.plan.sprint.test_command}
 
 
-def _queue(rt: Runtime, name: str, kind: str, text: str, *, chain: str | None = None) -> None:
+def queue_message(rt: Runtime, name: str, kind: str, text: str, *, chain: str | None = None) -> None:
+    """Queue ``text`` for agent ``name``'s next session: write it under ``messages/`` in the state
+    directory and record ``message_queued``; the next session is started with it."""
     attempt = rt.state().agents[name].attempts + 1
     path = rt.state_dir / "messages" / f"{name}-{attempt}-{kind}.md"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from agent_dispatch import git
 from agent_dispatch.artifacts.completion import CompletionReport, read_report
-from agent_dispatch.engine.verify import CheckResult
+from agent_dispatch.checkrun import CheckResult
 from agent_dispatch.plan.model import Agent, Plan
-from agent_dispatch.plan.territory import TerritoryMatcher, owner_of
+from agent_dispatch.plan.territory import territory_violations
 
 DONE_STATES = {"COMPLETE"}
 SETTLED_STATES = {"COMPLETE", "PARKED", "SKIPPED"}
@@ -22,31 +22,6 @@ class GateResult:
     failures: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)  # report vs git (INT-03), recorded, not blocking
     facts: dict = field(default_factory=dict)
-
-
-def territory_violations(plan: Plan, agent: Agent, paths: Sequence[str], *, allowed: Sequence[str] = (),
-                         removed_lines: Mapping[str, int] | None = None) -> list[tuple[str, str | None]]:
-    """(path, owning agent) for each path ``agent`` may not change; ``allowed`` paths always pass.
-
-    Shared files follow their policy: ``any`` passes, ``add-only`` passes when the change removes
-    no lines, ``owner-only`` passes for the owner alone.
-    """
-    matcher = TerritoryMatcher.for_agent(agent)
-    shared = {s.path: s for s in plan.shared_files}
-    out = []
-    for path in paths:
-        if path in allowed:
-            continue
-        if path in shared:
-            policy = shared[path]
-            if policy.owner == agent.name or policy.policy == "any":
-                continue
-            if policy.policy == "add-only" and removed_lines is not None and removed_lines.get(path, 0) == 0:
-                continue
-            out.append((path, policy.owner))
-        elif not matcher.owns(path):
-            out.append((path, owner_of(plan, path)))
-    return out
 
 
 def removed_lines_by_file(root: Path, base: str, tip: str) -> dict[str, int]:

@@ -1,10 +1,11 @@
 """Gate 4 inside the engine: RED TEAM findings decide which branches may enter the merge train.
 
-Before every landing the automated checks run on the candidate branches (each against the
-commit it forked from), the reviewer agent's findings (when a RED TEAM agent ran) are added, and
-`review.gate4` decides per branch from the findings and the acceptances recorded in the log.
-Finding ids stay stable across landings: a finding seen before keeps its id (matched by
-fingerprint), a new one gets the next free number.
+Before every landing `review.run.review_branches` (the same pass as ``dispatch review``) runs the
+automated checks on the candidate branches (each against the commit it forked from), adds the
+reviewer agent's findings (when a RED TEAM agent ran), and decides per branch from the findings and
+the acceptances recorded in the log; this module records the decisions. Finding ids stay stable
+across landings: a finding seen before keeps its id (matched by fingerprint), a new one gets the
+next free number.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent_dispatch.artifacts.paths import FINDINGS_FILENAME
 from agent_dispatch.engine.runtime import Runtime
-from agent_dispatch.review import checks, gate4
-from agent_dispatch.review.findings import Finding, stable_ids
+from agent_dispatch.naming.paths import FINDINGS_FILENAME
+from agent_dispatch.review import gate4
+from agent_dispatch.review.findings import Finding
 from agent_dispatch.review.report import agent_aliases, read_findings
+from agent_dispatch.review.run import review_branches
 
 
 @dataclass(frozen=True)
@@ -49,17 +51,8 @@ def reviewer_findings(rt: Runtime) -> list[Finding]:
 
 def check_candidates(rt: Runtime, names: Sequence[str]) -> Gate4Result:
     """Run the automated checks on ``names``' branches, record new findings, decide gate 4 for each."""
-    wanted = set(names)
-    branches = [b for b in checks.load_branches(rt.root, rt.plan, rt.context) if b.agent.name in wanted]
-    drafts = checks.run_checks(rt.root, rt.plan, rt.context, branches=branches)
-    drafts += [f for f in reviewer_findings(rt) if f.agent in wanted]
-    recorded = recorded_findings(rt)
-    findings = stable_ids([dataclasses.replace(f, id="") for f in drafts], recorded, rt.plan.sprint.id)
-    new = gate4.finding_events(findings, rt.log.read(types=[gate4.FINDING_EVENT]))
-    if new:
-        rt.log.append_many(new)
-    decisions = gate4.gate4(findings, rt.log.read(types=[gate4.ACCEPTED_EVENT, "gate_overridden"]),
-                            agents=list(names))
+    decisions = review_branches(rt.root, rt.plan, rt.context, rt.log, agents=list(names),
+                                reviewer=reviewer_findings(rt)).decisions
     allowed, blocked = [], {}
     for name in names:
         decision = decisions[name]
@@ -117,10 +110,7 @@ def write_reviewer_context(rt: Runtime) -> Path:
     diff, completion report and automated findings; returns the file's path (outside worktrees)."""
     from agent_dispatch.review.context import REVIEW_CONTEXT_FILENAME, write_review_context
 
-    landed = rt.state().landed
-    branches = [b for b in checks.load_branches(rt.root, rt.plan, rt.context) if b.agent.name not in landed]
-    drafts = checks.run_checks(rt.root, rt.plan, rt.context, branches=branches)
-    findings = stable_ids([dataclasses.replace(f, id="") for f in drafts], recorded_findings(rt), rt.plan.sprint.id)
+    review = review_branches(rt.root, rt.plan, rt.context, rt.log, skip=rt.state().landed, record=False)
     path = rt.state_dir / "review" / REVIEW_CONTEXT_FILENAME
-    return write_review_context(rt.root, rt.context, branches, findings, path,
+    return write_review_context(rt.root, rt.context, review.branches, review.findings, path,
                                 findings_file=f"{rt.context.sprint_dir}/{FINDINGS_FILENAME}")

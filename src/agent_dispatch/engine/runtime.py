@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent_dispatch.artifacts.context import AgentContext, SprintContext
 from agent_dispatch.engine.state import ENGINE, EngineState
 from agent_dispatch.executors.base import Executor
+from agent_dispatch.naming.context import AgentContext, SprintContext
 from agent_dispatch.plan.loader import LoadedPlan
 from agent_dispatch.plan.model import Agent, Plan
 from agent_dispatch.store.events import EventType

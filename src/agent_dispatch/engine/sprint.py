@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from agent_dispatch.engine import landing, review_gate
-from agent_dispatch.engine.agent_loop import run_agent
+from agent_dispatch.engine.agent_loop import message_values, queue_message, run_agent
 from agent_dispatch.engine.finish import finish
 from agent_dispatch.engine.runtime import Runtime
 from agent_dispatch.engine.workspaces import prepare_worktrees
@@ -147,13 +147,12 @@ def _return(rt: Runtime, agent: str, template: str, kind: str | None = None, **v
         rt.record("agent_state", agent=agent, state="FAILED", reason=f"not landed ({kind.replace('_', ' ')})")
         rt.say(f"{agent}: not landed ({kind.replace('_', ' ')}), no returns left")
         return False
-    from agent_dispatch.engine.agent_loop import _message_values, _queue
     from agent_dispatch.engine import messages
 
     rt.record("agent_returned", agent=agent, kind=kind)
-    text = messages.render_message(template, **_message_values(rt, agent),
+    text = messages.render_message(template, **message_values(rt, agent),
                                    base_branch=rt.plan.sprint.base_branch, **values)
-    _queue(rt, agent, kind, text)
+    queue_message(rt, agent, kind, text)
     rt.say(f"{agent}: branch returned to the agent ({kind.replace('_', ' ')})")
     return True
 

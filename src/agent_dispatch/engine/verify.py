@@ -1,18 +1,16 @@
 """The tool's own checks in an agent's worktree: build, test and each chain's ``verify`` command.
 
-Claims are never trusted: these runs decide whether a chain is done.
+Claims are never trusted: these runs decide whether a chain is done. The runner itself
+(`run_check`, `CheckResult`) lives in ``agent_dispatch.checkrun``, shared with the merge train.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
-from agent_dispatch import proc
+from agent_dispatch.checkrun import CheckResult, run_check, tail
 from agent_dispatch.plan.model import Chain
-
-OUTPUT_TAIL = 4000  # characters of output kept in the log and in retry messages
 
 _BACKTICKED = re.compile(r"`([^`]+)`")
 _EXPECT_PRINT = re.compile(r"\bprints?\s+((?:'[^']+'|\"[^\"]+\")(?:\s*(?:,|and)\s*(?:'[^']+'|\"[^\"]+\"))*)", re.I)
@@ -20,20 +18,6 @@ _COMMAND_START = re.compile(
     r"^(python3?|pytest|make|npm|npx|pnpm|yarn|go|cargo|mvn|gradle|\./|bash|sh|node|ruby|bundle|"
     r"mix|php|composer|ctest|curl|dotnet|uv|tox|nox)\b"
 )
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    kind: str  # build | test | verify
-    name: str  # "build", "test" or the chain id
-    command: str
-    ok: bool
-    returncode: int
-    output: str  # tail of stdout + stderr
-
-    def as_data(self) -> dict:
-        return {"kind": self.kind, "name": self.name, "command": self.command, "ok": self.ok,
-                "returncode": self.returncode, "output": self.output}
 
 
 def verify_command(chain: Chain) -> str | None:
@@ -56,17 +40,6 @@ def expected_prints(chain: Chain) -> list[str]:
     return [s[1:-1] for s in re.findall(r"'[^']+'|\"[^\"]+\"", found.group(1))]
 
 
-def _tail(text: str) -> str:
-    return text if len(text) <= OUTPUT_TAIL else "…" + text[-OUTPUT_TAIL:]
-
-
-def run_check(kind: str, name: str, command: str, worktree: Path, *, timeout: float | None) -> CheckResult:
-    """Run one operator-written command in ``worktree`` and keep the tail of its output."""
-    result = proc.run_shell_command(command, cwd=worktree, timeout=timeout)
-    output = _tail((result.stdout + ("\n" if result.stdout and result.stderr else "") + result.stderr).strip())
-    return CheckResult(kind, name, command, result.ok, result.returncode, output)
-
-
 def run_chain_verify(chain: Chain, worktree: Path, *, timeout: float | None) -> CheckResult | None:
     """Run a chain's verify command; also require every string it says the command prints."""
     command = verify_command(chain)
@@ -76,6 +49,6 @@ def run_chain_verify(chain: Chain, worktree: Path, *, timeout: float | None) -> 
     missing = [s for s in expected_prints(chain) if s not in result.output]
     if result.ok and missing:
         note = "\n".join(f"expected output to contain {s!r}" for s in missing)
-        return CheckResult("verify", chain.id, command, False, result.returncode, _tail(result.output + "\n" + note))
+        return CheckResult("verify", chain.id, command, False, result.returncode, tail(result.output + "\n" + note))
     return result
 

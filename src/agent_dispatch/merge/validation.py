@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_dispatch import git
-from agent_dispatch.engine.verify import CheckResult, run_check
+from agent_dispatch.checkrun import CheckResult, run_check
 
 
 @dataclass(frozen=True)

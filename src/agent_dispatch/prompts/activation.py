@@ -14,8 +14,8 @@ from pathlib import Path
 
 import jinja2
 
-from agent_dispatch.artifacts.context import AgentContext, SprintContext
-from agent_dispatch.artifacts.paths import findings_path, sprint_label
+from agent_dispatch.naming.context import AgentContext, SprintContext
+from agent_dispatch.naming.paths import findings_path, sprint_label
 from agent_dispatch.plan.model import Agent, Plan
 from agent_dispatch.prompts import sections
 from agent_dispatch.prompts.chains import chain_waves

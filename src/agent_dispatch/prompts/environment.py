@@ -13,7 +13,7 @@ from pathlib import Path
 import jinja2
 import jinja2.bccache
 
-from agent_dispatch.artifacts.paths import TEMPLATE_OVERRIDE_DIR
+from agent_dispatch.naming.paths import TEMPLATE_OVERRIDE_DIR
 
 PROMPT_TEMPLATES = "agent_dispatch.prompts"
 

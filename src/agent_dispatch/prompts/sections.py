@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agent_dispatch.artifacts.context import AgentContext, SprintContext
-from agent_dispatch.artifacts.paths import CONFIG_DIR, DISPATCH_FILENAME, findings_path
+from agent_dispatch.naming.context import AgentContext, SprintContext
+from agent_dispatch.naming.paths import CONFIG_DIR, DISPATCH_FILENAME, findings_path
 from agent_dispatch.plan.model import Agent, Chain, Plan
 from agent_dispatch.plan.roster import role_info
 from agent_dispatch.plan.territory import is_claimant, parse_pattern

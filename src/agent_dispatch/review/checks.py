@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_dispatch import git
-from agent_dispatch.artifacts.context import SprintContext
-from agent_dispatch.engine.gates import territory_violations
+from agent_dispatch.naming.context import SprintContext
 from agent_dispatch.plan.model import Agent, Plan
 from agent_dispatch.plan.roster import NON_MERGING_ROLES, base_role
+from agent_dispatch.plan.territory import territory_violations
 from agent_dispatch.plan.validate import effective_merge_order
 from agent_dispatch.review import dependencies, patterns, secret_scan
 from agent_dispatch.review.findings import Finding, number_findings

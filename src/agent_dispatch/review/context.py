@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent_dispatch import git
-from agent_dispatch.artifacts.context import SprintContext
-from agent_dispatch.artifacts.paths import findings_path, sprint_label
+from agent_dispatch.naming.context import SprintContext
+from agent_dispatch.naming.paths import findings_path, sprint_label
 from agent_dispatch.review.checks import BranchDiff
 from agent_dispatch.review.findings import Finding, finding_id, id_number
 

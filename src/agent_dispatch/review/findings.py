@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent_dispatch.artifacts.paths import sprint_label
+from agent_dispatch.naming.paths import sprint_label
 
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}

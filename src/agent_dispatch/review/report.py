@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent_dispatch.artifacts.context import AgentContext
-from agent_dispatch.artifacts.paths import branch_name, sprint_label
+from agent_dispatch.naming.context import AgentContext
+from agent_dispatch.naming.paths import branch_name, sprint_label
 from agent_dispatch.review.findings import (
     CATEGORIES,
     Finding,

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agent_dispatch import output
-from agent_dispatch.workspace.worktrees import Outcome
+
+
+class Outcome(Protocol):
+    """One finished item: the agent it was for."""
+
+    @property
+    def agent(self) -> str: ...
 
 
 @contextlib.contextmanager

@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent_dispatch.workspace.rules import TerritoryRules, Violation, read_rules
+from agent_dispatch.ownership import TerritoryRules, Violation
+from agent_dispatch.workspace.rules import read_rules
 
 
 def staged_changes(worktree: Path) -> dict[str, int]:

@@ -20,8 +20,9 @@ from pathlib import Path
 
 from agent_dispatch import git
 from agent_dispatch.files import write_atomic
+from agent_dispatch.ownership import TerritoryRules
 from agent_dispatch.workspace import guard
-from agent_dispatch.workspace.rules import TerritoryRules, write_rules
+from agent_dispatch.workspace.rules import write_rules
 
 HOOK_MODULE = "agent_dispatch.workspace.hook_entry"
 CLAUDE_SETTINGS = ".claude/settings.local.json"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent_dispatch import git
-from agent_dispatch.artifacts.context import SprintContext
+from agent_dispatch.naming.context import SprintContext
 from agent_dispatch.plan.model import Plan
 from agent_dispatch.workspace import guard, hooks
 from agent_dispatch.workspace.layout import AgentSpace

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent_dispatch.artifacts import paths
+from agent_dispatch.naming import paths
 from agent_dispatch.plan.model import Plan
 from agent_dispatch.plan.roster import base_role
 from agent_dispatch.plan.validate import dispatched_agents

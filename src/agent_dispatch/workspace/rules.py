@@ -1,143 +1,17 @@
-"""An agent's territory as a self-contained snapshot: what the installed hooks evaluate.
+"""An agent's territory as a self-contained snapshot on disk: what the installed hooks evaluate.
 
 Hooks must be fast, so they do not load the plan: ``workspaces up`` writes the rules of each agent
-(patterns already stripped of their annotations by ``plan.territory.parse_pattern``) as JSON into
-the worktree's own git directory, and this module, which imports only ``pathspec``, answers from
-it. Matching is the same as ``plan.territory.TerritoryMatcher``: gitignore patterns, a path is
-owned when an include pattern matches and no exclude pattern does (tests keep the two in step).
+(``ownership.TerritoryRules``, built from the plan by ``workspace.territory.rules_from_plan``) as
+JSON into the worktree's own git directory, and the hooks read them back here. Matching itself is
+``agent_dispatch.ownership``, the same code gate 3 and the RED TEAM checks use.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
-import pathspec
-
-RULES_VERSION = 2
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One agent's include/exclude patterns (annotations already stripped)."""
-
-    name: str
-    include: tuple[str, ...]
-    exclude: tuple[str, ...] = ()
-
-    @cached_property
-    def _include(self) -> pathspec.PathSpec:
-        return pathspec.GitIgnoreSpec.from_lines(self.include)
-
-    @cached_property
-    def _exclude(self) -> pathspec.PathSpec:
-        return pathspec.GitIgnoreSpec.from_lines(self.exclude)
-
-    def owns(self, path: str) -> bool:
-        """True when ``path`` is included and not excluded (exclude beats include)."""
-        return self._include.match_file(path) and not self._exclude.match_file(path)
-
-
-@dataclass(frozen=True)
-class SharedRule:
-    """A shared file: its owner and policy (``add-only``, ``owner-only`` or ``any``)."""
-
-    path: str
-    owner: str
-    policy: str = "add-only"
-
-
-@dataclass(frozen=True)
-class Violation:
-    """A changed path outside the agent's territory, with the agent that owns it (if any)."""
-
-    path: str
-    owner: str | None
-    reason: str = "outside territory"
-
-    def describe(self) -> str:
-        """``owned by backend; outside territory``."""
-        return f"{f'owned by {self.owner}' if self.owner else 'no owner'}; {self.reason}"
-
-    def __str__(self) -> str:
-        return f"{self.path} ({self.describe()})"
-
-
-@dataclass(frozen=True)
-class TerritoryRules:
-    """Everything needed to judge one agent's changes, with no plan loaded."""
-
-    sprint: str
-    agent: str
-    branch: str
-    own: Claim
-    claimants: tuple[Claim, ...]  # every agent whose territory counts for ownership, plan order
-    shared: tuple[SharedRule, ...] = ()
-    allowed: tuple[str, ...] = ()  # sprint files this agent is asked to write: always writable
-    worktree: str = ""  # absolute worktree path (for tool hooks that get absolute file paths)
-    foreign_roots: tuple[str, ...] = field(default=())  # other checkouts of the repo: never writable
-
-    def owner_of(self, path: str) -> str | None:
-        """The shared-file owner for shared files, else the first claimant owning ``path``."""
-        for shared in self.shared:
-            if shared.path == path:
-                return shared.owner
-        return next((c.name for c in self.claimants if c.owns(path)), None)
-
-    def judge(self, path: str, removed_lines: int | None = None) -> Violation | None:
-        """Why ``path`` may not be changed by this agent, or None when it may.
-
-        ``removed_lines`` is what the change deletes from the file (None: unknown, as before an
-        edit happens); an ``add-only`` shared file then passes and the commit hook decides.
-        """
-        if path in self.allowed:
-            return None
-        shared = next((s for s in self.shared if s.path == path), None)
-        if shared is not None:
-            if shared.owner == self.agent or shared.policy == "any":
-                return None
-            if shared.policy == "add-only" and (removed_lines is None or removed_lines == 0):
-                return None
-            why = "shared file, owner only" if shared.policy == "owner-only" else "shared file, additions only"
-            return Violation(path, shared.owner, why)
-        if self.own.owns(path):
-            return None
-        return Violation(path, self.owner_of(path))
-
-    def violations(self, paths: Iterable[str], removed: Mapping[str, int] | None = None) -> list[Violation]:
-        """Judge every path; ``removed`` gives lines removed per path when known."""
-        out = []
-        for path in paths:
-            verdict = self.judge(path, None if removed is None else removed.get(path, 0))
-            if verdict is not None:
-                out.append(verdict)
-        return out
-
-    def as_data(self) -> dict:
-        """JSON-ready form (what ``rules_path`` holds)."""
-        claim = lambda c: {"name": c.name, "include": list(c.include), "exclude": list(c.exclude)}  # noqa: E731
-        return {
-            "version": RULES_VERSION, "sprint": self.sprint, "agent": self.agent, "branch": self.branch,
-            "own": claim(self.own), "claimants": [claim(c) for c in self.claimants],
-            "shared": [{"path": s.path, "owner": s.owner, "policy": s.policy} for s in self.shared],
-            "allowed": list(self.allowed), "worktree": self.worktree,
-            "foreign_roots": list(self.foreign_roots),
-        }
-
-    @classmethod
-    def from_data(cls, data: Mapping) -> TerritoryRules:
-        """Inverse of :meth:`as_data`."""
-        claim = lambda d: Claim(d["name"], tuple(d["include"]), tuple(d.get("exclude", ())))  # noqa: E731
-        return cls(
-            sprint=data["sprint"], agent=data["agent"], branch=data["branch"], own=claim(data["own"]),
-            claimants=tuple(claim(c) for c in data["claimants"]),
-            shared=tuple(SharedRule(s["path"], s["owner"], s.get("policy", "add-only")) for s in data.get("shared", ())),
-            allowed=tuple(data.get("allowed", ())), worktree=data.get("worktree", ""),
-            foreign_roots=tuple(data.get("foreign_roots", ())),
-        )
+from agent_dispatch.ownership import TerritoryRules
 
 
 def write_rules(path: Path, rules: TerritoryRules) -> None:

@@ -7,18 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_dispatch import git
-from agent_dispatch.artifacts import paths
-from agent_dispatch.artifacts.context import assign_letters
 from agent_dispatch.artifacts.summary import SUMMARY_FILENAME
+from agent_dispatch.naming import paths
+from agent_dispatch.naming.context import assign_letters
+from agent_dispatch.ownership import TerritoryRules, Violation
 from agent_dispatch.plan.model import Plan
 from agent_dispatch.plan.roster import base_role
-from agent_dispatch.plan.territory import is_claimant, parse_pattern
-from agent_dispatch.workspace.rules import Claim, SharedRule, TerritoryRules, Violation
-
-
-def _claim(name: str, include: Sequence[str], exclude: Sequence[str]) -> Claim:
-    return Claim(name, tuple(parse_pattern(p).pattern for p in include),
-                 tuple(parse_pattern(p).pattern for p in exclude))
+from agent_dispatch.plan.territory import territory_rules
 
 
 def sprint_files(plan: Plan, agent: str, sprint_dir: str | None = None) -> tuple[str, ...]:
@@ -48,20 +43,9 @@ def rules_from_plan(
     ``sprint_dir`` is the repository-relative folder holding the plan, where the agent's own
     sprint files go (:func:`sprint_files`).
     """
-    me = plan.agent(agent)
-    sid = plan.sprint.id
-    return TerritoryRules(
-        sprint=sid,
-        agent=agent,
-        branch=paths.branch_name(sid, agent),
-        own=_claim(me.name, me.territory.include, me.territory.exclude),
-        claimants=tuple(_claim(a.name, a.territory.include, a.territory.exclude)
-                        for a in plan.agents if is_claimant(a)),
-        shared=tuple(SharedRule(s.path, s.owner, s.policy) for s in plan.shared_files),
-        allowed=sprint_files(plan, agent, sprint_dir),
-        worktree=str(worktree or ""),
-        foreign_roots=tuple(str(p) for p in foreign_roots),
-    )
+    return territory_rules(plan, agent, branch=paths.branch_name(plan.sprint.id, agent),
+                           allowed=sprint_files(plan, agent, sprint_dir), worktree=str(worktree or ""),
+                           foreign_roots=[str(p) for p in foreign_roots])
 
 
 @dataclass(frozen=True)

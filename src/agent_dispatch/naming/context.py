@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from agent_dispatch.artifacts import paths
+from agent_dispatch.naming import paths
 from agent_dispatch.plan.model import Plan, slug
 from agent_dispatch.plan.roster import base_role, codename_for, default_letter
 from agent_dispatch.plan.validate import dispatched_agents
