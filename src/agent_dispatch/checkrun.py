@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent_dispatch import proc
 
@@ -26,7 +27,7 @@ class CheckResult:
     returncode: int
     output: str  # tail of stdout + stderr
 
-    def as_data(self) -> dict:
+    def as_data(self) -> dict[str, Any]:
         """JSON-ready form (what the ``verification`` event holds)."""
         return {"kind": self.kind, "name": self.name, "command": self.command, "ok": self.ok,
                 "returncode": self.returncode, "output": self.output}

@@ -120,8 +120,9 @@ ExecutorOpt = Annotated[
 def _options(yes: bool, session_timeout: float | None, executor: str | None = None):
     from agent_dispatch.engine.runtime import Options
 
-    timeout = {"session_timeout": session_timeout} if session_timeout else {}  # else Options' default
-    return Options(yes=yes, executor=executor, **timeout)
+    if session_timeout:
+        return Options(yes=yes, executor=executor, session_timeout=session_timeout)
+    return Options(yes=yes, executor=executor)  # Options' default timeout
 
 
 RehearseOpt = Annotated[

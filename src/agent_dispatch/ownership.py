@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import pathspec
 
@@ -30,16 +31,25 @@ class Claim:
     exclude: tuple[str, ...] = ()
 
     @cached_property
-    def _include(self) -> pathspec.PathSpec:
+    def _include(self) -> pathspec.GitIgnoreSpec:
         return pathspec.GitIgnoreSpec.from_lines(self.include)
 
     @cached_property
-    def _exclude(self) -> pathspec.PathSpec:
+    def _exclude(self) -> pathspec.GitIgnoreSpec:
         return pathspec.GitIgnoreSpec.from_lines(self.exclude)
 
     def owns(self, path: str) -> bool:
         """True when ``path`` is included and not excluded (exclude beats include)."""
         return self._include.match_file(path) and not self._exclude.match_file(path)
+
+    def as_data(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"name": self.name, "include": list(self.include), "exclude": list(self.exclude)}
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Claim:
+        """Inverse of :meth:`as_data`."""
+        return cls(data["name"], tuple(data["include"]), tuple(data.get("exclude", ())))
 
 
 @dataclass(frozen=True)
@@ -122,24 +132,22 @@ class TerritoryRules:
                 out.append(verdict)
         return out
 
-    def as_data(self) -> dict:
+    def as_data(self) -> dict[str, Any]:
         """JSON-ready form (what ``rules_path`` holds)."""
-        claim = lambda c: {"name": c.name, "include": list(c.include), "exclude": list(c.exclude)}  # noqa: E731
         return {
             "version": RULES_VERSION, "sprint": self.sprint, "agent": self.agent, "branch": self.branch,
-            "own": claim(self.own), "claimants": [claim(c) for c in self.claimants],
+            "own": self.own.as_data(), "claimants": [c.as_data() for c in self.claimants],
             "shared": [{"path": s.path, "owner": s.owner, "policy": s.policy} for s in self.shared],
             "allowed": list(self.allowed), "worktree": self.worktree,
             "foreign_roots": list(self.foreign_roots),
         }
 
     @classmethod
-    def from_data(cls, data: Mapping) -> TerritoryRules:
+    def from_data(cls, data: Mapping[str, Any]) -> TerritoryRules:
         """Inverse of :meth:`as_data`."""
-        claim = lambda d: Claim(d["name"], tuple(d["include"]), tuple(d.get("exclude", ())))  # noqa: E731
         return cls(
-            sprint=data["sprint"], agent=data["agent"], branch=data["branch"], own=claim(data["own"]),
-            claimants=tuple(claim(c) for c in data["claimants"]),
+            sprint=data["sprint"], agent=data["agent"], branch=data["branch"], own=Claim.from_data(data["own"]),
+            claimants=tuple(Claim.from_data(c) for c in data["claimants"]),
             shared=tuple(SharedRule(s["path"], s["owner"], s.get("policy", "add-only")) for s in data.get("shared", ())),
             allowed=tuple(data.get("allowed", ())), worktree=data.get("worktree", ""),
             foreign_roots=tuple(data.get("foreign_roots", ())),

@@ -25,7 +25,7 @@ from agent_dispatch.agents.cli import (
     prompt_arg,
     with_complaint,
 )
-from agent_dispatch.agents.events import AgentEvent, Kind
+from agent_dispatch.agents.events import AgentEvent, Kind, as_dict
 
 # Allowed without asking, on top of acceptEdits (Write/Edit inside the cwd). Everything here is
 # something Bash could do anyway, so only file edits stay scoped to the worktree: an edit outside
@@ -105,7 +105,7 @@ def parse_claude_stream(text: str, *, with_cost: bool = True,
     denied_ids = {d.get("tool_use_id") for d in denials if d.get("tool_use_id")}
     tool_names: dict[str, str] = {}
     tool_inputs: dict[str, Any] = {}
-    reported: set[str] = set()
+    reported: set[str | None] = set()
     counted: set[Any] = set()  # message ids whose usage is already in (blocks share an id)
     events: list[AgentEvent] = []
     for line in lines:
@@ -140,14 +140,15 @@ def parse_claude_stream(text: str, *, with_cost: bool = True,
             for block in _blocks(line):
                 if block.get("type") != "tool_result":
                     continue
-                tool_id = block.get("tool_use_id")
+                raw_id = block.get("tool_use_id")
+                tool_id = raw_id if isinstance(raw_id, str) else None
                 denied = tool_id in denied_ids
                 reported.add(tool_id)
                 events.append(AgentEvent(
-                    Kind.TOOL_RESULT, session_id=sid, tool=tool_names.get(tool_id), tool_id=tool_id,
+                    Kind.TOOL_RESULT, session_id=sid, tool=tool_names.get(tool_id or ""), tool_id=tool_id,
                     ok=not block.get("is_error") and not denied, denied=denied,
                     text=_content_text(block.get("content"))))
-                path = _edited_path(tool_names.get(tool_id), tool_inputs.get(tool_id))
+                path = _edited_path(tool_names.get(tool_id or ""), tool_inputs.get(tool_id or ""))
                 if path and not block.get("is_error") and not denied:
                     events.append(AgentEvent(Kind.FILE_CHANGE, session_id=sid, path=path))
         elif kind == "result":
@@ -172,8 +173,8 @@ def _edited_path(tool: str | None, tool_input: Any) -> str | None:
 
 def _message_usage(line: dict[str, Any], counted: set[Any]) -> AgentEvent | None:
     """One assistant message's own usage (per API call), once per message id."""
-    message = line.get("message")
-    usage = message.get("usage") if isinstance(message, dict) else None
+    message = as_dict(line.get("message"))
+    usage = message.get("usage")
     if not isinstance(usage, dict) or message.get("id") in counted:
         return None
     counted.add(message.get("id"))
@@ -219,7 +220,7 @@ class ClaudeAdapter(CLIAdapter):
                 "--disallowedTools", *DISALLOWED_TOOLS]
         if request.model:
             argv += ["--model", request.model]
-        if request.resuming:
+        if request.resuming and request.resume_session:
             # Sessions are cwd-scoped: this works because the worktree path never changes.
             argv += ["--resume", request.resume_session]
         return argv + prompt_arg(request.turn_text())

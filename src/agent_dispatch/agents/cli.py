@@ -24,8 +24,8 @@ from agent_dispatch.agents.base import (
     session_env,
 )
 from agent_dispatch.agents.events import AgentEvent, Kind, summarize
-from agent_dispatch.files import write_if_changed
 from agent_dispatch.errors import FatalError
+from agent_dispatch.files import write_if_changed
 
 # Placeholder key for endpoints that need one to be set (the fake model server ignores it).
 PLACEHOLDER_KEY = "dispatch-placeholder-key"
@@ -92,9 +92,9 @@ def with_complaint(events: list[AgentEvent], text: str) -> list[AgentEvent]:
     lines = [line.strip() for line in text.splitlines() if line.strip()
              and not line.lstrip().startswith(("{", "WARNING", "Reading additional input"))]
     errors = [line for line in lines if line.startswith(("Error", "error", "Fatal"))]
-    said = (errors or lines or [None])[-1]
-    if said is None:
+    if not (errors or lines):
         return events
+    said = (errors or lines)[-1]
     session = next((e.session_id for e in events if e.session_id), None)
     return [*events, AgentEvent(Kind.ERROR, session_id=session, text=said[:500], fatal=True)]
 

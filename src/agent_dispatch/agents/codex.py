@@ -26,8 +26,8 @@ from agent_dispatch.agents.cli import (
     prompt_arg,
     with_complaint,
 )
+from agent_dispatch.agents.events import AgentEvent, Kind, as_dict
 from agent_dispatch.files import write_if_changed
-from agent_dispatch.agents.events import AgentEvent, Kind
 
 SANDBOX = "danger-full-access"
 PROVIDER = "dispatch"  # our custom provider id when the plan overrides the endpoint
@@ -82,7 +82,7 @@ class CodexAdapter(CLIAdapter):
         argv = [exe, "exec", "--json", "--skip-git-repo-check", "--sandbox", SANDBOX]
         if request.model:
             argv += ["--model", request.model]
-        if request.resuming:
+        if request.resuming and request.resume_session:
             argv += ["resume", request.resume_session]
         return argv + prompt_arg(request.turn_text())
 
@@ -116,7 +116,7 @@ class CodexParser:
     def __init__(self) -> None:
         self.events: list[AgentEvent] = []
         self.session: str | None = None
-        self.started: set[str] = set()
+        self.started: set[str | None] = set()
         self.last_message = ""
 
     def feed(self, text: str) -> list[AgentEvent]:
@@ -143,7 +143,7 @@ class CodexParser:
             if isinstance(item, dict):
                 self._item(item, done=kind == "item.completed")
         elif kind == "turn.completed":
-            usage = line.get("usage") if isinstance(line.get("usage"), dict) else {}
+            usage = as_dict(line.get("usage"))
             # These are the thread's running totals (a resumed run includes the runs before it),
             # hence cumulative. output_tokens already includes reasoning_output_tokens.
             self._emit(Kind.USAGE, input_tokens=int_or_zero(usage.get("input_tokens")),

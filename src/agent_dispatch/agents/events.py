@@ -135,3 +135,8 @@ def summarize(events: Iterable[AgentEvent]) -> SessionSummary:
     else:
         s.input_tokens, s.output_tokens, s.cost_usd = turn_in, turn_out, turn_cost
     return s
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` when a CLI's JSON gave an object there, else an empty dict."""
+    return value if isinstance(value, dict) else {}

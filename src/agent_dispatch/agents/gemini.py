@@ -16,7 +16,7 @@ from typing import Any
 
 from agent_dispatch.agents.base import SessionOutcome, SessionOutput, SessionRequest
 from agent_dispatch.agents.cli import CLIAdapter, json_lines, key_to_set, merge_json_file
-from agent_dispatch.agents.events import AgentEvent, Kind
+from agent_dispatch.agents.events import AgentEvent, Kind, as_dict
 
 # Tool errors that mean "not allowed" rather than "went wrong". In headless default mode the
 # write and shell tools are not even registered, so a call fails with `Tool "x" not found`.
@@ -95,7 +95,7 @@ class GeminiAdapter(CLIAdapter):
                 events.append(AgentEvent(Kind.TEXT, text=content))
             elif kind == "tool_use":
                 name, tool_id = str(obj.get("tool_name") or ""), obj.get("tool_id")
-                params = obj.get("parameters") if isinstance(obj.get("parameters"), dict) else {}
+                params = as_dict(obj.get("parameters"))
                 tools[str(tool_id)] = (name, params)
                 reply.clear()
                 events.append(AgentEvent(Kind.TOOL_USE, tool=name, tool_id=tool_id, input=params))
@@ -123,7 +123,7 @@ def _tool_result(obj: dict[str, Any], tools: dict[str, tuple[str, dict[str, Any]
                  ) -> list[AgentEvent]:
     tool_id = obj.get("tool_id")
     name, params = tools.get(str(tool_id), (None, {}))
-    error = obj.get("error") if isinstance(obj.get("error"), dict) else {}
+    error = as_dict(obj.get("error"))
     message = str(error.get("message") or "")
     ok = obj.get("status") == "success"
     denied = not ok and (error.get("type") in DENIED_ERROR_TYPES
@@ -138,7 +138,7 @@ def _tool_result(obj: dict[str, Any], tools: dict[str, tuple[str, dict[str, Any]
 
 def _result(obj: dict[str, Any], final_text: str) -> list[AgentEvent]:
     events = []
-    stats = obj.get("stats") if isinstance(obj.get("stats"), dict) else {}
+    stats = as_dict(obj.get("stats"))
     if stats:
         events.append(AgentEvent(Kind.USAGE, input_tokens=int(stats.get("input_tokens") or 0),
                                  output_tokens=int(stats.get("output_tokens") or 0),

@@ -18,7 +18,7 @@ from typing import Any
 
 from agent_dispatch.agents.base import SessionRequest
 from agent_dispatch.agents.cli import PLACEHOLDER_KEY, CLIAdapter, api_v1, json_lines
-from agent_dispatch.agents.events import AgentEvent, Kind
+from agent_dispatch.agents.events import AgentEvent, Kind, as_dict
 from agent_dispatch.files import write_if_changed
 
 # Our own provider name in the generated config when the plan gives a model endpoint.
@@ -56,7 +56,7 @@ class OpenCodeAdapter(CLIAdapter):
         model = self.model_ref(request)
         if model:
             argv += ["-m", model]
-        if request.resuming:
+        if request.resuming and request.resume_session:
             argv += ["-s", request.resume_session]
         return [*argv, "--", request.turn_text()]
 
@@ -111,7 +111,7 @@ class OpenCodeAdapter(CLIAdapter):
             if session and not started:
                 started = True
                 events.append(AgentEvent(Kind.SESSION_STARTED, session_id=session))
-            part = obj.get("part") if isinstance(obj.get("part"), dict) else {}
+            part = as_dict(obj.get("part"))
             kind = obj.get("type")
             if kind == "text":
                 reply.append(str(part.get("text") or ""))
@@ -128,9 +128,9 @@ class OpenCodeAdapter(CLIAdapter):
 
 
 def _tool(part: dict[str, Any]) -> list[AgentEvent]:
-    state = part.get("state") if isinstance(part.get("state"), dict) else {}
+    state = as_dict(part.get("state"))
     name, call = str(part.get("tool") or ""), part.get("callID")
-    params = state.get("input") if isinstance(state.get("input"), dict) else {}
+    params = as_dict(state.get("input"))
     status = state.get("status")
     if status not in ("completed", "error"):
         return [AgentEvent(Kind.TOOL_USE, tool=name, tool_id=call, input=params)]
@@ -152,7 +152,7 @@ def _tool(part: dict[str, Any]) -> list[AgentEvent]:
 
 
 def _step_finish(part: dict[str, Any], final_text: str) -> list[AgentEvent]:
-    tokens = part.get("tokens") if isinstance(part.get("tokens"), dict) else {}
+    tokens = as_dict(part.get("tokens"))
     cost = part.get("cost")
     events = [AgentEvent(Kind.USAGE, input_tokens=int(tokens.get("input") or 0),
                          output_tokens=int(tokens.get("output") or 0),
@@ -166,7 +166,7 @@ def _step_finish(part: dict[str, Any], final_text: str) -> list[AgentEvent]:
 def _error_text(error: Any) -> str:
     if not isinstance(error, dict):
         return str(error or "error")
-    data = error.get("data") if isinstance(error.get("data"), dict) else {}
+    data = as_dict(error.get("data"))
     message = str(data.get("message") or error.get("message") or "")
     name = str(error.get("name") or "error")
     return f"{name}: {message}" if message else name

@@ -20,7 +20,13 @@ from typing import Any
 
 from agent_dispatch.agents.base import SessionRequest
 from agent_dispatch.agents.claude import parse_claude_stream
-from agent_dispatch.agents.cli import CLIAdapter, api_v1, key_to_set, merge_json_file, with_complaint
+from agent_dispatch.agents.cli import (
+    CLIAdapter,
+    api_v1,
+    key_to_set,
+    merge_json_file,
+    with_complaint,
+)
 from agent_dispatch.agents.events import AgentEvent, Kind
 
 # Qwen reports a failed API call as assistant text (and a `result` with is_error false, exit 0).
@@ -79,7 +85,7 @@ class QwenAdapter(CLIAdapter):
         argv = [exe, "--output-format", "stream-json", "--yolo", "--auth-type", "openai"]
         if request.model:
             argv += ["--model", request.model]
-        if request.resuming:
+        if request.resuming and request.resume_session:
             argv += ["--resume", request.resume_session]
         return argv + [positional(request.turn_text())]
 

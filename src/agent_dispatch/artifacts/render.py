@@ -185,7 +185,7 @@ def _task_doc(
 
 
 def _waves(plan: Plan, ctx: SprintContext) -> list[dict[str, object]]:
-    out = []
+    out: list[dict[str, object]] = []
     for wave in sorted(plan.waves, key=lambda w: w.number):
         rows = []
         for name in wave.agents:

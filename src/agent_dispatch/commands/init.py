@@ -6,17 +6,25 @@ import os
 import re
 from collections import Counter
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pydantic
 
 from agent_dispatch import git, output
-from agent_dispatch.files import write_atomic
 from agent_dispatch.errors import FatalError
+from agent_dispatch.files import write_atomic
 from agent_dispatch.naming import paths
 from agent_dispatch.plan.loader import dump_yaml, load_text
 from agent_dispatch.plan.model import KNOWN_TOOLS, SPRINT_ID_PATTERN, ToolName
 from agent_dispatch.plan.propose import (
-    ENTRY_STEMS, MAX_SCAN_BYTES, SOURCE_EXTS, Hit, Proposal, in_skip_dir, propose, scan,
+    ENTRY_STEMS,
+    MAX_SCAN_BYTES,
+    SOURCE_EXTS,
+    Hit,
+    Proposal,
+    in_skip_dir,
+    propose,
+    scan,
 )
 from agent_dispatch.plan.roster import DEFAULT_MERGE_ORDER, ROLES
 from agent_dispatch.plan.stack import Stack, detect_stack, is_placeholder
@@ -165,7 +173,7 @@ def build_plan(root: Path, files: list[str], stack: Stack, proposal: Proposal, *
     hits = scan(root, proposal)
     tracked = set(files)
     roles = sorted(proposal.territories, key=lambda r: (ROLES[r].wave, ROLES[r].merge_position))
-    agents = []
+    agents: list[dict[str, Any]] = []
     for role in roles:
         territory = proposal.territories[role]
         chains = [] if role == "LEAD" else agent_chains(root, proposal, hits, role, stack.test, tracked)
@@ -181,7 +189,9 @@ def build_plan(root: Path, files: list[str], stack: Stack, proposal: Proposal, *
     data["agents"] = agents
     waves: dict[int, list[str]] = {}
     for agent in agents:
-        waves.setdefault(ROLES[agent["role"]].wave, []).append(agent["name"])
+        wave = ROLES[agent["role"]].wave
+        assert wave is not None, f"{agent['role']} is proposed but has no wave"  # the orchestrator is never proposed
+        waves.setdefault(wave, []).append(agent["name"])
     numbers = sorted(waves)
     data["waves"] = [{"number": n, "agents": waves[n], **({"depends_on": [numbers[i - 1]]} if i else {}),
                       "description": WAVE_DESCRIPTIONS.get(n, f"Wave {n}")}

@@ -3,17 +3,21 @@ SPRINT-SUMMARY.md and the optional tag."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from agent_dispatch import git
 from agent_dispatch.artifacts.summary import render_summary, ship_decision, write_summary
+from agent_dispatch.checkrun import run_check
 from agent_dispatch.engine import review_gate
 from agent_dispatch.engine.runtime import Runtime
-from agent_dispatch.engine.verify import _BACKTICKED, run_check
+from agent_dispatch.engine.verify import _BACKTICKED
 from agent_dispatch.merge.validation import ValidationPool
+from agent_dispatch.store.events import EventType
 
 
-def _merge_log(rt: Runtime) -> list[dict]:
+def _merge_log(rt: Runtime) -> list[dict[str, Any]]:
     log = []
-    for event in rt.log.read(types=["merge_step"]):
+    for event in rt.log.read(types=[EventType.MERGE_STEP]):
         data = event.data
         if data.get("already_landed"):
             continue
@@ -36,7 +40,7 @@ def finish(rt: Runtime) -> str:
                           timeout=rt.options.check_timeout)
     final = pool.validate([base])[0]
     for check in final.checks:
-        rt.record("verification", agent=None, round="final", **check.as_data())
+        rt.record(EventType.VERIFICATION, agent=None, round="final", **check.as_data())
     criteria = {}
     for criterion in sprint.success_criteria:
         command = _BACKTICKED.search(criterion.text)
@@ -46,7 +50,7 @@ def finish(rt: Runtime) -> str:
     status = rt.log.status()
     state = rt.state()
     decision = ship_decision(rt.plan, status, landed=state.landed, base_ok=final.ok, open_critical=open_critical)
-    facts = {e.agent: e.data.get("facts", {}) for e in rt.log.read(types=["report_parsed"]) if e.agent}
+    facts = {e.agent: e.data.get("facts", {}) for e in rt.log.read(types=[EventType.REPORT_PARSED]) if e.agent}
     text = render_summary(rt.plan, status, decision=decision, merge_log=_merge_log(rt), facts=facts,
                           accepted=accepted or [], overrides=state.overrides, base_commit=base, criteria=criteria)
     path = write_summary(rt.root / rt.context.sprint_dir, text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agent_dispatch import git
 from agent_dispatch.artifacts.completion import CompletionReport, read_report
@@ -21,7 +22,7 @@ class GateResult:
     ok: bool
     failures: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)  # report vs git (INT-03), recorded, not blocking
-    facts: dict = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
 
 
 def removed_lines_by_file(root: Path, base: str, tip: str) -> dict[str, int]:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from agent_dispatch import git
 from agent_dispatch.merge.chain import Candidate
 from agent_dispatch.merge.train import Mode, Train, TrainResult
 from agent_dispatch.merge.validation import ValidationPool
+from agent_dispatch.store.events import EventType
 
-Record = Callable[[str, dict], None]  # (event type, data) → appended to the event log
+Record = Callable[[EventType, dict[str, Any]], object]  # (event type, data) → appended to the event log
 
 __all__ = ["Candidate", "land", "move_base"]
 
@@ -65,8 +67,8 @@ def move_base(root: Path, base_branch: str, old: str, new: str, validated: str, 
         else:
             git.update_ref(root, ref, new, old, reason="agent-dispatch: land validated merge")
     except git.GitError as e:
-        record("ref_updated", {"ref": ref, "old": old, "new": None, "validated": True, "validated_commit": validated,
+        record(EventType.REF_UPDATED, {"ref": ref, "old": old, "new": None, "validated": True, "validated_commit": validated,
                                "error": f"{e}\nhint: run `git merge --ff-only {new}` in {checkout or root} once it is clean"})
         return False
-    record("ref_updated", {"ref": ref, "old": old, "new": new, "validated": True, "validated_commit": validated})
+    record(EventType.REF_UPDATED, {"ref": ref, "old": old, "new": new, "validated": True, "validated_commit": validated})
     return True

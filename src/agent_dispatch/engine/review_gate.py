@@ -14,6 +14,7 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent_dispatch.engine.runtime import Runtime
 from agent_dispatch.naming.paths import FINDINGS_FILENAME
@@ -21,6 +22,7 @@ from agent_dispatch.review import gate4
 from agent_dispatch.review.findings import Finding
 from agent_dispatch.review.report import agent_aliases, read_findings
 from agent_dispatch.review.run import review_branches
+from agent_dispatch.store.events import EventType
 
 
 @dataclass(frozen=True)
@@ -59,24 +61,24 @@ def check_candidates(rt: Runtime, names: Sequence[str]) -> Gate4Result:
         gate = f"{gate4.GATE}:{name}"
         if decision.allowed:
             allowed.append(name)
-            rt.record("gate_passed", gate=gate, **decision.as_data())
+            rt.record(EventType.GATE_PASSED, gate=gate, **decision.as_data())
         else:
             blocked[name] = decision
-            rt.record("gate_failed", gate=gate, **decision.as_data())
+            rt.record(EventType.GATE_FAILED, gate=gate, **decision.as_data())
     return Gate4Result(allowed, blocked, decisions)
 
 
-def latest_decisions(rt: Runtime) -> dict[str, dict]:
+def latest_decisions(rt: Runtime) -> dict[str, dict[str, Any]]:
     """The last gate-4 decision recorded per agent (as data)."""
-    out: dict[str, dict] = {}
-    for event in rt.log.read(types=["gate_passed", "gate_failed"]):
+    out: dict[str, dict[str, Any]] = {}
+    for event in rt.log.read(types=[EventType.GATE_PASSED, EventType.GATE_FAILED]):
         gate = str(event.data.get("gate", ""))
         if gate.startswith(f"{gate4.GATE}:"):
             out[gate.split(":", 1)[1]] = dict(event.data)
     return out
 
 
-def summary_inputs(rt: Runtime, landed: set[str]) -> tuple[int, list[dict]]:
+def summary_inputs(rt: Runtime, landed: set[str]) -> tuple[int, list[dict[str, Any]]]:
     """(open CRITICAL findings, accepted risks) for the ship decision and SPRINT-SUMMARY.md.
 
     Open CRITICAL: blocking CRITICAL findings of branches that did not land, plus CRITICAL findings
@@ -85,7 +87,7 @@ def summary_inputs(rt: Runtime, landed: set[str]) -> tuple[int, list[dict]]:
     by_id = {f.id: f for f in recorded_findings(rt)}
     latest = latest_decisions(rt)
     open_critical: set[str] = set()
-    accepted: list[dict] = []
+    accepted: list[dict[str, Any]] = []
     for agent, data in latest.items():
         if agent not in landed:
             open_critical |= {i for i in data.get("blocking", []) if by_id.get(i) and by_id[i].severity == "CRITICAL"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from agent_dispatch.engine import landing, review_gate
 from agent_dispatch.engine.agent_loop import message_values, queue_message, run_agent
@@ -18,6 +19,7 @@ from agent_dispatch.engine.workspaces import prepare_worktrees
 from agent_dispatch.plan.model import Wave
 from agent_dispatch.plan.roster import NON_MERGING_ROLES, base_role
 from agent_dispatch.plan.validate import effective_merge_order
+from agent_dispatch.store.events import EventType
 
 PAUSED = "paused"  # waiting for an operator decision
 BLOCKED = "blocked"  # a gate failed; needs `dispatch override` or a fix
@@ -37,7 +39,7 @@ def _approve(rt: Runtime, gate: str) -> bool:
     if state.approved(gate):
         return True
     if rt.options.yes:
-        rt.record("gate_approved", gate=gate, by="--yes")
+        rt.record(EventType.GATE_APPROVED, gate=gate, by="--yes")
         return True
     return False
 
@@ -48,17 +50,17 @@ def gate1(rt: Runtime) -> SprintOutcome | None:
     state = rt.state()
     if "gate-1" in state.gates_passed:
         return None
-    from agent_dispatch.artifacts.render import render_sprint, write_rendered
     from agent_dispatch import git
+    from agent_dispatch.artifacts.render import render_sprint, write_rendered
 
     files = git.list_tracked_files(rt.root)
     rendered = render_sprint(rt.plan, rt.root, plan_path=rt.plan_path, repo_files=files)
     written = write_rendered(rendered)
-    rt.record("operator_decision", decision="rendered", files=len(written))
+    rt.record(EventType.OPERATOR_DECISION, decision="rendered", files=len(written))
     if not _approve(rt, "gate-1"):
         return SprintOutcome(PAUSED, "gate 1 (preflight) passed its checks and waits for you:\n"
                                      "  dispatch approve gate-1 && dispatch resume " + str(rt.plan_path))
-    rt.record("gate_passed", gate="gate-1")
+    rt.record(EventType.GATE_PASSED, gate="gate-1")
     return None
 
 
@@ -68,7 +70,7 @@ async def run_wave(rt: Runtime, wave: Wave) -> SprintOutcome | None:
     gate = f"gate-2:wave-{wave.number}"
     if wave.number not in state.waves_started:
         await asyncio.to_thread(prepare_worktrees, rt, list(wave.agents))
-        rt.record("wave_started", wave=wave.number, agents=list(wave.agents))
+        rt.record(EventType.WAVE_STARTED, wave=wave.number, agents=list(wave.agents))
         rt.say(f"wave {wave.number}: started {', '.join(wave.agents)}")
     limit = asyncio.Semaphore(rt.plan.scaling.max_agents_per_wave)
 
@@ -80,14 +82,14 @@ async def run_wave(rt: Runtime, wave: Wave) -> SprintOutcome | None:
     failed = [n for n, r in results.items() if r != "COMPLETE"]
     state = rt.state()
     if failed and gate not in state.overrides:
-        rt.record("gate_failed", gate=gate, failed=failed)
+        rt.record(EventType.GATE_FAILED, gate=gate, failed=failed)
         return SprintOutcome(BLOCKED, f"gate 2 of wave {wave.number} failed: {', '.join(failed)} did not pass gate 3.\n"
                                       f"  fix and `dispatch resume`, or `dispatch override {gate} --reason \"...\"` "
                                       "to continue without them", failed)
     if not _approve(rt, gate):
         return SprintOutcome(PAUSED, f"wave {wave.number} is done and waits for you:\n"
                                      f"  dispatch approve {gate} && dispatch resume {rt.plan_path}")
-    rt.record("gate_passed", gate=gate, skipped=failed)
+    rt.record(EventType.GATE_PASSED, gate=gate, skipped=failed)
     return None
 
 
@@ -139,17 +141,17 @@ def land_agents(rt: Runtime, names: list[str], *, returns: bool = True) -> list[
     return returned
 
 
-def _return(rt: Runtime, agent: str, template: str, kind: str | None = None, **values) -> bool:
+def _return(rt: Runtime, agent: str, template: str, kind: str | None = None, **values: Any) -> bool:
     """Send a branch that failed to land back to its agent (R-05 / INT-13 / REQ-8.08), while returns remain."""
     progress = rt.state().agents[agent]
     kind = kind or ("merge_failed" if template.startswith("merge-failed") else "merge_conflict")
     if progress.returns >= rt.plan.sprint.max_returns:
-        rt.record("agent_state", agent=agent, state="FAILED", reason=f"not landed ({kind.replace('_', ' ')})")
+        rt.record(EventType.AGENT_STATE, agent=agent, state="FAILED", reason=f"not landed ({kind.replace('_', ' ')})")
         rt.say(f"{agent}: not landed ({kind.replace('_', ' ')}), no returns left")
         return False
     from agent_dispatch.engine import messages
 
-    rt.record("agent_returned", agent=agent, kind=kind)
+    rt.record(EventType.AGENT_RETURNED, agent=agent, kind=kind)
     text = messages.render_message(template, **message_values(rt, agent),
                                    base_branch=rt.plan.sprint.base_branch, **values)
     queue_message(rt, agent, kind, text)
@@ -164,7 +166,7 @@ async def run_sprint(rt: Runtime) -> SprintOutcome:
         return SprintOutcome(FINISHED, "sprint already finished")
     if not state.started:
         digest = hashlib.sha256(rt.plan_path.read_bytes()).hexdigest()[:16]
-        rt.record("sprint_started", plan=str(rt.plan_path), plan_sha=digest,
+        rt.record(EventType.SPRINT_STARTED, plan=str(rt.plan_path), plan_sha=digest,
                   agents=[{"name": a.name, "role": a.role, "wave": rt.context.agent(a.name).wave}
                           for a in rt.plan.agents if a.name in rt.context.dispatched],
                   waves=[{"number": w.number, "agents": list(w.agents)} for w in rt.plan.waves],
@@ -182,7 +184,7 @@ async def run_sprint(rt: Runtime) -> SprintOutcome:
                 return stop
             if not merged_waves or not await asyncio.to_thread(land_agents, rt, list(wave.agents)):
                 break
-        rt.record("wave_completed", wave=wave.number)
+        rt.record(EventType.WAVE_COMPLETED, wave=wave.number)
     if not merged_waves:
         everyone = list(rt.context.dispatched)
         while returned := await asyncio.to_thread(land_agents, rt, everyone):
@@ -198,6 +200,6 @@ def close_sprint(rt: Runtime) -> SprintOutcome:
                   and base_role(rt.plan.agent(n).role) not in NON_MERGING_ROLES]
     outcome = "complete" if not failed and not not_landed else "partial"
     decision = finish(rt)
-    rt.record("sprint_finished", outcome=outcome, failed=failed, not_landed=not_landed, decision=decision)
+    rt.record(EventType.SPRINT_FINISHED, outcome=outcome, failed=failed, not_landed=not_landed, decision=decision)
     detail = f" ({', '.join(not_landed)} not landed)" if not_landed else ""
     return SprintOutcome(FINISHED, f"sprint {rt.plan.sprint.id} finished: {outcome}{detail}", failed + not_landed)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from agent_dispatch.engine.runtime import Runtime
 from agent_dispatch.errors import FatalError
+from agent_dispatch.store.events import EventType
 from agent_dispatch.workspace import worktrees
 from agent_dispatch.workspace.install import sprint_installer
 from agent_dispatch.workspace.layout import AgentSpace
@@ -56,7 +57,7 @@ def prepare_worktrees(rt: Runtime, names: list[str]) -> None:
         raise FatalError(f"could not prepare the worktree of {', '.join(o.agent for o in failed)}:\n{details}\n"
                          f"hint: fix the cause, then `dispatch resume {rt.plan_path}`")
     for outcome, space in zip(outcomes, spaces):
-        rt.record("agent_started", agent=space.agent, branch=space.branch, worktree=str(space.worktree),
+        rt.record(EventType.AGENT_STARTED, agent=space.agent, branch=space.branch, worktree=str(space.worktree),
                   workspace=outcome.action)
         for note in outcome.notes:
             rt.say(f"{space.agent}: {note}")

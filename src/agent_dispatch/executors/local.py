@@ -175,6 +175,7 @@ class LocalExecutor(Executor):
 
     def poll(self, handle: SessionHandle) -> SessionResult | None:
         """The result once the session has ended, else None (timeouts are enforced by wait)."""
+        assert isinstance(handle, LocalHandle)
         if handle.result is not None:
             return handle.result
         return None if self.is_alive(handle) else self._finish(handle)
@@ -229,7 +230,7 @@ class LocalExecutor(Executor):
             return True
         loop = asyncio.get_running_loop()
         exited = loop.create_future()
-        loop.add_reader(fd, lambda: exited.done() or exited.set_result(None))
+        loop.add_reader(fd, lambda: None if exited.done() else exited.set_result(None))
         try:
             await asyncio.wait_for(exited, timeout)
         except TimeoutError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent_dispatch.git.runner import git
 
@@ -81,7 +82,7 @@ def _hunk_range(text: str) -> tuple[int, int]:
     return int(start), int(count) if count else 1
 
 
-def _read_hunk(lines: list[str], i: int, added: list, removed: list) -> int:
+def _read_hunk(lines: list[str], i: int, added: list[tuple[int, str]], removed: list[tuple[int, str]]) -> int:
     """Collect one hunk starting at ``lines[i]`` (``@@ -a,b +c,d @@``); returns the index after it."""
     parts = lines[i].split(" ")
     try:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from agent_dispatch.merge.chain import Candidate, Chain, Link, build_chain
 from agent_dispatch.merge.validation import Validation, ValidationPool
+from agent_dispatch.store.events import EventType
 
 Mode = Literal["batch", "strict", "serial"]
-Record = Callable[[str, dict], None]
+Record = Callable[[EventType, dict[str, Any]], object]
 
 
 @dataclass
@@ -49,7 +50,7 @@ class Train:
         self.result.resolved.update(chain.resolved)
         self.result.already += chain.already
         for agent, files in chain.conflicts.items():
-            self.record("merge_step", {"agent": agent, "ok": False, "conflicts": files})
+            self.record(EventType.MERGE_STEP, {"agent": agent, "ok": False, "conflicts": files})
         return chain.links
 
     def _round(self, links: Sequence[Link]) -> list[Validation]:
@@ -58,7 +59,7 @@ class Train:
         self.result.rounds += 1
         self.result.runs += len(results)
         for link, validation in zip(links, results):
-            self.record("merge_validation", {"agent": link.candidate.agent, "commit": link.commit,
+            self.record(EventType.MERGE_VALIDATION, {"agent": link.candidate.agent, "commit": link.commit,
                                              "ok": validation.ok,
                                              "checks": [c.as_data() for c in validation.checks]})
         return results
@@ -68,13 +69,13 @@ class Train:
         for link in links:
             self.result.accepted.append(link)
             self.result.tip = link.commit
-            self.record("merge_step", {"agent": link.candidate.agent, "ok": True, "commit": link.commit,
+            self.record(EventType.MERGE_STEP, {"agent": link.candidate.agent, "ok": True, "commit": link.commit,
                                        "resolved": self.result.resolved.get(link.candidate.agent, [])})
 
     def _reject(self, link: Link, validation: Validation) -> None:
         assert self.result is not None
         self.result.culprits[link.candidate.agent] = validation
-        self.record("merge_step", {"agent": link.candidate.agent, "ok": False, "culprit": True,
+        self.record(EventType.MERGE_STEP, {"agent": link.candidate.agent, "ok": False, "culprit": True,
                                    "commit": link.commit, "checks": [c.as_data() for c in validation.checks]})
 
     def run(self, start: str, candidates: Sequence[Candidate], mode: Mode = "batch") -> TrainResult:
@@ -99,7 +100,7 @@ class Train:
             self._accept(window[:failed])
             self._reject(window[failed], results[failed])
             rest = [link.candidate for link in links[failed + 1:]]
-            links = self._chain(self.result.tip, rest)  # speculation past the culprit is void
+            links = self._chain(self._tip(), rest)  # speculation past the culprit is void
 
     def _batch(self, links: list[Link]) -> None:
         while links:
@@ -119,7 +120,11 @@ class Train:
                 good = min(good, bad - 1) if good >= bad else good
             self._accept(links[: bad])
             self._reject(links[bad], bad_validation)
-            links = self._chain(self.result.tip, [link.candidate for link in links[bad + 1:]])
+            links = self._chain(self._tip(), [link.candidate for link in links[bad + 1:]])
+
+    def _tip(self) -> str:
+        assert self.result is not None
+        return self.result.tip
 
     def _probes(self, good: int, bad: int) -> list[int]:
         """Up to P evenly spaced prefix indexes strictly between ``good`` and ``bad``."""

@@ -158,8 +158,7 @@ def sprint_dir_for(plan_path: str | Path, repo_root: Path, sprint_id: str) -> st
 def detect_languages(files: Iterable[str], *, limit: int = 2) -> tuple[str, ...]:
     """The most common programming languages among ``files``, by file extension."""
     counts = Counter(_LANGUAGES.get(PurePosixPath(f).suffix.lower()) for f in files)
-    counts.pop(None, None)
-    return tuple(lang for lang, _ in counts.most_common(limit))
+    return tuple(lang for lang, _ in counts.most_common(limit + 1) if lang is not None)[:limit]
 
 
 def find_project_context_file(plan: Plan, files: Sequence[str]) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent_dispatch.engine.state import ENGINE, AgentProgress
+from agent_dispatch.engine.state import ENGINE, AgentProgress, EngineState
 from agent_dispatch.errors import FatalError
 from agent_dispatch.operations.sprint import opened, operator_name
 from agent_dispatch.store.events import EventType
@@ -52,7 +52,7 @@ def _receiver(events: EventLog, agent: str) -> AgentProgress:
         if not agents:
             raise FatalError(f"sprint {events.sprint} has no agents yet\nhint: dispatch run <plan> starts them")
         raise FatalError(f"no agent {agent!r} in sprint {events.sprint}; agents are: {', '.join(agents)}")
-    state = events.live(ENGINE).get()
+    state: EngineState = events.live(ENGINE).get()
     if state.finished:
         raise FatalError(f"sprint {events.sprint} has finished: {agent} starts no more sessions")
     progress = state.agents[agent]

@@ -30,8 +30,18 @@ from pathlib import Path, PurePosixPath
 import pathspec
 
 from agent_dispatch.plan.roster import (
-    DESIGN_PRESET, EXTRA_PATTERNS, FRAMEWORK_ALIASES, FRAMEWORK_PRESETS, HINT_DIRS, INFRA_PRESET,
-    LEAD_PRESET, LOCKFILES, MODULE_STEMS, ROLES, SHARED_MANIFESTS, STACK_PRESETS,
+    DESIGN_PRESET,
+    EXTRA_PATTERNS,
+    FRAMEWORK_ALIASES,
+    FRAMEWORK_PRESETS,
+    HINT_DIRS,
+    INFRA_PRESET,
+    LEAD_PRESET,
+    LOCKFILES,
+    MODULE_STEMS,
+    ROLES,
+    SHARED_MANIFESTS,
+    STACK_PRESETS,
 )
 from agent_dispatch.plan.stack import Stack
 from agent_dispatch.plan.territory import TerritoryMatcher
@@ -396,7 +406,7 @@ def scan(root: Path, proposal: Proposal, *, per_role: int = 3) -> dict[str, list
         found = [h for f in proposal.files_of(role) for h in scan_file(root, f)]
         found.sort(key=lambda h: (h.priority, h.path, h.line))
         seen: set[str] = set()
-        picked = []
+        picked: list[Hit] = []
         for hit in found:
             if hit.path not in seen and len(picked) < per_role:
                 seen.add(hit.path)

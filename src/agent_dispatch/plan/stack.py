@@ -169,7 +169,7 @@ def _python(d: _Dir) -> Stack:
         lints.append(f"{runner}mypy .")
     setup = ("uv sync" if runner.startswith("uv") else "poetry install" if runner else
              " && ".join(f"pip install -r {f}" for f in requirement_files) or None)
-    notes = ()
+    notes: tuple[str, ...] = ()
     if d.first("pyproject.toml", "setup.py") and not runner:
         notes = ("agents share your Python environment: install the project's dependencies there once; "
                  "an editable install (pip install -e .) would point every worktree at one checkout",)
@@ -305,10 +305,10 @@ def _joined(stacks: Sequence[Stack], attr: str) -> str | None:
 def _multi(stacks: Sequence[Stack]) -> Stack:
     if len(stacks) == 1:  # one service in a sub-folder: its own stack, run from there
         only = stacks[0]
-        return replace(only, build=_joined(stacks, "build"), test=_joined(stacks, "test"),
+        return replace(only, build=_joined(stacks, "build") or "", test=_joined(stacks, "test") or "",
                        lint=_joined(stacks, "lint"), setup=_joined(stacks, "setup"), components=(only,))
     language = " + ".join(f"{s.language} in {s.path or './'}" for s in stacks)
-    return Stack("multi", language, _joined(stacks, "build"), _joined(stacks, "test"),
+    return Stack("multi", language, _joined(stacks, "build") or "", _joined(stacks, "test") or "",
                  _joined(stacks, "lint"), _joined(stacks, "setup"),
                  evidence=tuple(e for s in stacks for e in s.evidence),
                  notes=tuple(n for s in stacks for n in s.notes), components=tuple(stacks))
@@ -330,8 +330,9 @@ def detect_stack(root: str | Path, files: Sequence[str]) -> Stack:
             return _make(top, makefile, ([main] if main else []) + components)
     if components:
         return _multi(([main] if main else []) + components)
-    if main or loose:
-        return main or loose
+    found = main or loose
+    if found is not None:
+        return found
     return Stack("unknown", "unknown", placeholder("build_command"), placeholder("test_command"),
                  notes=("no manifest found (package.json, go.mod, pyproject.toml, Cargo.toml, ...): "
                         "set sprint.build_command and sprint.test_command",))

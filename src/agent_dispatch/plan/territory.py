@@ -34,7 +34,7 @@ class Pattern:
     @property
     def creates(self) -> bool:
         """True when the annotation says the path is new (so it need not exist yet)."""
-        return bool(self.note) and "CREATE" in self.note.upper()
+        return self.note is not None and "CREATE" in self.note.upper()
 
 
 def parse_pattern(text: str) -> Pattern:

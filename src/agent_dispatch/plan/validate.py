@@ -9,7 +9,12 @@ from agent_dispatch.errors import Problem
 from agent_dispatch.plan import lint
 from agent_dispatch.plan.loader import LoadedPlan
 from agent_dispatch.plan.model import Plan
-from agent_dispatch.plan.roster import CHAINLESS_ROLES, DEFAULT_MERGE_ORDER, NON_MERGING_ROLES, base_role
+from agent_dispatch.plan.roster import (
+    CHAINLESS_ROLES,
+    DEFAULT_MERGE_ORDER,
+    NON_MERGING_ROLES,
+    base_role,
+)
 from agent_dispatch.plan.territory import is_claimant, owners_by_file, parse_pattern, unsafe_reason
 
 
@@ -56,7 +61,8 @@ def _merges(plan: Plan, name: str) -> bool:
 
 
 def _agents(loaded: LoadedPlan) -> list[Problem]:
-    problems, first = [], {}
+    problems: list[Problem] = []
+    first: dict[str, int] = {}
     for i, agent in enumerate(loaded.plan.agents):
         if agent.name in first:
             problems.append(loaded.problem(("agents", i, "name"),

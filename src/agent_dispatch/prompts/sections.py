@@ -145,11 +145,8 @@ def cross_agent_context(plan: Plan, ctx: SprintContext, agent: Agent) -> str:
 
 def _who(plan: Plan, other: AgentContext) -> str:
     titles = [c.title for c in ordered_chains(plan.agent(other.name).chains)][:2]
-    what = (
-        ", ".join(titles)
-        if titles
-        else (role_info(other.role).domain if role_info(other.role) else other.role)
-    )
+    info = role_info(other.role)
+    what = ", ".join(titles) if titles else (info.domain if info else other.role)
     return f"{other.name} ({other.role}: {what})"
 
 
@@ -174,8 +171,8 @@ def territory(plan: Plan, ctx: SprintContext, agent: Agent) -> TerritoryView:
     for other in plan.agents:
         if other.name == agent.name or not is_claimant(other):
             continue
-        for pattern in other.territory.include:
-            deny = Deny(parse_pattern(pattern).pattern, other.name, other.role)
+        for claimed in other.territory.include:
+            deny = Deny(parse_pattern(claimed).pattern, other.name, other.role)
             if deny not in view.deny:
                 view.deny.append(deny)
     view.shared.extend(_shared_lines(plan, agent))

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_dispatch.review.findings import Finding
-from agent_dispatch.store.events import NewEvent
+from agent_dispatch.store.events import EventType, NewEvent
 
-FINDING_EVENT = "finding"
-ACCEPTED_EVENT = "finding_accepted"
+FINDING_EVENT = EventType.FINDING
+ACCEPTED_EVENT = EventType.FINDING_ACCEPTED
 GATE = "gate-4"
 
 
@@ -86,7 +86,7 @@ def overrides_from_events(events: Iterable[Any]) -> dict[str, str]:
     """agent → reason for every ``gate-4:<agent>`` override (a whole branch let through)."""
     out: dict[str, str] = {}
     for event in events:
-        gate = str(event.data.get("gate", "")) if str(event.type) == "gate_overridden" else ""
+        gate = str(event.data.get("gate", "")) if event.type == EventType.GATE_OVERRIDDEN else ""
         if gate.startswith(f"{GATE}:"):
             out[gate.split(":", 1)[1]] = event.data.get("reason", "")
     return out

@@ -19,6 +19,7 @@ from agent_dispatch.naming.context import SprintContext
 from agent_dispatch.plan.model import Plan
 from agent_dispatch.review import checks, gate4
 from agent_dispatch.review.findings import Finding, stable_ids
+from agent_dispatch.store.events import EventType
 from agent_dispatch.store.log import EventLog
 
 
@@ -65,5 +66,5 @@ def review_branches(
         new = gate4.finding_events(findings, recorded)
         if new:
             log.append_many(new)
-    decisions = gate4.gate4(findings, log.read(types=[gate4.ACCEPTED_EVENT, "gate_overridden"]), agents=decided)
+    decisions = gate4.gate4(findings, log.read(types=[gate4.ACCEPTED_EVENT, EventType.GATE_OVERRIDDEN]), agents=decided)
     return ReviewPass(branches, findings, decisions)

@@ -42,7 +42,8 @@ def _agent(state: State, name: str) -> dict[str, Any]:
                         "session": None, "last_session": None, "current_chain": None, "retries": 0,
                         "interventions": 0, "violations": [], "verifications": {}, "report": None,
                         "last_ts": None, "tokens": 0, "cost_usd": 0.0, "budget_exceeded": None}
-    return agents[name]
+    agent: dict[str, Any] = agents[name]
+    return agent
 
 
 def chain_key(agent: str | None, chain: str) -> str:
@@ -56,7 +57,8 @@ def _chain(state: State, agent: str | None, chain: str) -> dict[str, Any]:
         state["chains"][key] = {"agent": agent, "chain": chain, "state": "QUEUED", "park_reason": None,
                                 "duplicate_of": None, "retries": 0, "verification": None,
                                 "last_ts": None}
-    return state["chains"][key]
+    chain_state: dict[str, Any] = state["chains"][key]
+    return chain_state
 
 
 def wave_number(value: object) -> object:
@@ -65,7 +67,8 @@ def wave_number(value: object) -> object:
 
 
 def _wave(state: State, number: object) -> dict[str, Any]:
-    return state["waves"].setdefault(str(number), {"state": "WAITING", "agents": []})
+    wave: dict[str, Any] = state["waves"].setdefault(str(number), {"state": "WAITING", "agents": []})
+    return wave
 
 
 def gate_name(value: object) -> str:

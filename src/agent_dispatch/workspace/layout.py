@@ -40,7 +40,7 @@ def pool_slot(directory: Path, project: str, taken: set[Path]) -> Path:
 def is_pool_path(path: Path, project: str) -> bool:
     """True when ``path`` is named like a pooled worktree of ``project``."""
     match = _POOL_NAME.match(path.name)
-    return bool(match) and match["project"] == project
+    return match is not None and match["project"] == project
 
 
 def spaces_for(plan: Plan, root: Path) -> list[AgentSpace]:

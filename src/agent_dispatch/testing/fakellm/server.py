@@ -246,7 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
         return raw
 
     def _read_chunked(self) -> bytes:
-        parts = []
+        parts: list[bytes] = []
         while True:
             size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
             if size == 0:

@@ -168,7 +168,7 @@ def render_anthropic(reply: Reply, convo: Conversation, usage: Usage, ref: str,
                     "usage": {**usage_obj, "output_tokens": 1}}})]
     for index, block in enumerate(blocks):
         if block["type"] == "text":
-            start = {"type": "text", "text": ""}
+            start: dict[str, Any] = {"type": "text", "text": ""}
             delta = {"type": "text_delta", "text": block["text"]}
         else:
             start = {**block, "input": {}}
