@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -240,3 +241,34 @@ def test_wave_base_main_lands_at_the_end(tmp_path: Path):
     # beta branched from the original base, not from alpha's landed work
     assert git(repo, "show", "sprint-01/beta:app/a.py") == "VALUE = 0\n"
     assert git(repo, "show", "main:app/a.py").startswith("VALUE = 2\n")
+
+
+@pytest.mark.parametrize("second_session", ["retry", "done"])
+def test_operator_message_sent_while_a_session_runs_reaches_the_next_session(tmp_path: Path, second_session: str):
+    """`dispatch message` during a session: the agent reads it in its next session, whether the
+    engine also has a follow-up for it (a retry: both texts) or would otherwise go to gate 3."""
+    saved = tmp_path / "second-message.txt"
+    first = [{"sleep": 2.5}, *(write_value(1) if second_session == "retry" else write_value(2))]
+    repo = sprint_repo(tmp_path, {"alpha": {"1": first, "2": [{"save_message": str(saved)}, *write_value(2)]}})
+    run = subprocess.Popen([sys.executable, "-m", "agent_dispatch", "run", str(repo / PLAN), "--yes"], cwd=repo,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    events_db = repo / ".dispatch" / "sprint-01" / "events.db"
+    from agent_dispatch.store import EventLog
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if events_db.exists():
+            with EventLog(events_db) as log:
+                if any(e.agent == "alpha" for e in log.read(types=["agent_session_started"])):
+                    break
+        time.sleep(0.1)
+    sent = dispatch(repo, "message", "alpha", "the constant lives in app/a.py", check=True)
+    assert "alpha" in sent.stdout
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 0, out + err
+    text = saved.read_text()
+    assert "the constant lives in app/a.py" in text
+    if second_session == "retry":
+        assert "RETRY 1 OF 3" in text and "AssertionError: 1" in text  # the engine's follow-up too
+    sessions = [e for e in events(repo) if e["type"] == "agent_session_started" and e["agent"] == "alpha"]
+    assert len(sessions) == 2

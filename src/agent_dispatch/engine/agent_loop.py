@@ -16,11 +16,12 @@ from typing import Any
 from agent_dispatch import git
 from agent_dispatch.agents.base import SessionOutcome, SessionRequest
 from agent_dispatch.artifacts.completion import read_report
+from agent_dispatch.checkrun import CheckResult, run_check
 from agent_dispatch.engine import messages, review_gate
 from agent_dispatch.engine.gates import SETTLED_STATES, gate3
 from agent_dispatch.engine.runtime import Runtime
 from agent_dispatch.engine.state import AgentProgress, EngineState
-from agent_dispatch.engine.verify import CheckResult, run_chain_verify, run_check, verify_command
+from agent_dispatch.engine.verify import run_chain_verify, verify_command
 from agent_dispatch.plan.model import Agent, Chain
 from agent_dispatch.sessions.runner import (
     RunningSession,
@@ -29,8 +30,10 @@ from agent_dispatch.sessions.runner import (
     finish_session,
     start_session,
 )
+from agent_dispatch.store.events import EventType
 
 PRIORITY_ORDER = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
+OPERATOR_MESSAGE = "operator"  # kind of the message `dispatch message` queues
 CRASH_REASONS = {"timeout", "killed", "lost"}
 
 
@@ -100,7 +103,7 @@ async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionRu
                             log_path=rt.state_dir / "logs" / f"{name}-{attempt}.log",
                             timeout_s=rt.options.session_timeout)
     handle, argv = running.handle, running.spec.argv if running.spec else ()
-    rt.record("agent_session_started", agent=name, attempt=attempt, pid=handle.record.pid,
+    rt.record(EventType.AGENT_SESSION_STARTED, agent=name, attempt=attempt, pid=handle.record.pid,
               session_id=handle.record.session_id, record=handle.record.as_data(),
               message=message["kind"] if message else None, tool=tool, resumed=request.resume_session,
               model=request.model, argv=[a if len(a) <= 200 else f"<{len(a)} chars>" for a in argv])
@@ -114,13 +117,14 @@ async def _wait(rt: Runtime, name: str, attempt: int, running: RunningSession, *
     except (asyncio.CancelledError, KeyboardInterrupt):
         # Ctrl-C: the runner stopped the whole session tree; say so in the log; resume restarts it.
         if running.result is not None:
-            rt.record("agent_session_ended", agent=name, attempt=attempt, **extra, **running.result.as_data())
+            rt.record(EventType.AGENT_SESSION_ENDED, agent=name, attempt=attempt, **extra, **running.result.as_data())
         raise
-    rt.record("agent_session_ended", agent=name, attempt=attempt, **extra, **run.result.as_data())
+    rt.record(EventType.AGENT_SESSION_ENDED, agent=name, attempt=attempt, **extra, **run.result.as_data())
     return run
 
 
 async def _adopt(rt: Runtime, name: str, progress: AgentProgress) -> SessionRun:
+    assert progress.open_session is not None  # run_agent adopts only a session it knows is open
     running = adopt_session(session_tool(progress, rt.context.agent(name).tool), progress.open_session,
                             rt.executor)
     rt.say(f"{name}: re-adopted session {progress.attempts}")
@@ -138,11 +142,11 @@ def _outcome(rt: Runtime, name: str, run: SessionRun | None) -> SessionOutcome:
     if spent is not None and spent.spans_resumes and spent.cli_session:
         # The CLI reports the thread's running total: record this session's share only.
         usage["thread_tokens"] = [spent.input_tokens, spent.output_tokens]
-        earlier = [e.data.get("thread_tokens") for e in rt.log.read(types=["session_outcome"])
+        earlier = [e.data.get("thread_tokens") for e in rt.log.read(types=[EventType.SESSION_OUTCOME])
                    if e.agent == name and e.data.get("cli_session") == spent.cli_session]
         if earlier and earlier[-1]:
             usage["input_tokens"], usage["output_tokens"] = spent.since(earlier[-1])
-    rt.record("session_outcome", agent=name, attempt=progress.attempts, tool=run.tool, reason=outcome.reason,
+    rt.record(EventType.SESSION_OUTCOME, agent=name, attempt=progress.attempts, tool=run.tool, reason=outcome.reason,
               detail=outcome.detail, exit_code=outcome.exit_code, cli_session=outcome.cli_session, **usage,
               denied=summary.denied_tools if summary else [], errors=summary.errors if summary else [],
               failed_tools=len(summary.failed_tools) if summary else 0)
@@ -191,10 +195,10 @@ def evaluate(rt: Runtime, agent: Agent, worktree: Path) -> Evaluation:
             completed.append(chain.id)
     round_id = f"{progress.attempts}-{time.time_ns()}"
     for check in checks:
-        rt.record("verification", agent=agent.name, chain=check.name if check.kind == "verify" else None,
+        rt.record(EventType.VERIFICATION, agent=agent.name, chain=check.name if check.kind == "verify" else None,
                   round=round_id, **check.as_data())
     for chain_id in completed:
-        rt.record("chain_state", agent=agent.name, chain=chain_id, state="COMPLETE", source="tool")
+        rt.record(EventType.CHAIN_STATE, agent=agent.name, chain=chain_id, state="COMPLETE", source="tool")
     still_open = [c for c in open_chains if c.id not in completed]
     return Evaluation(checks, failing, completed, still_open)
 
@@ -206,7 +210,7 @@ def _after_session(rt: Runtime, name: str, run: SessionRun | None) -> None:
     if outcome.reason in CRASH_REASONS:
         wip = git.commit_all(ctx.worktree, "wip: auto-save before restart")
         if wip:
-            rt.record("wip_committed", agent=name, commit=wip)
+            rt.record(EventType.WIP_COMMITTED, agent=name, commit=wip)
     evaluation = evaluate(rt, agent, ctx.worktree)
     state = rt.state()
     progress = state.agents[name]
@@ -217,7 +221,7 @@ def _after_session(rt: Runtime, name: str, run: SessionRun | None) -> None:
     if spent:  # stopped after its turn: what it did so far still goes through gate 3
         if not progress.over_budget:
             scope, why = spent
-            rt.record("budget_exceeded", agent=name, scope=scope, detail=why)
+            rt.record(EventType.BUDGET_EXCEEDED, agent=name, scope=scope, detail=why)
             rt.say(f"{name}: stopped, {why}")
         _gate3(rt, name, evaluation)
         return
@@ -242,6 +246,8 @@ def _after_session(rt: Runtime, name: str, run: SessionRun | None) -> None:
                                        uncommitted=git.uncommitted_files(ctx.worktree),
                                        chain_ids=", ".join(c.id for c in agent.chains) or "none")
         queue_message(rt, name, "missing_report", text)
+    elif (progress.pending_message or {}).get("kind") == OPERATOR_MESSAGE:
+        return  # the operator wrote while the session ran: the agent reads it before gate 3 decides
     else:
         _gate3(rt, name, evaluation)
 
@@ -254,23 +260,23 @@ def _retry(rt: Runtime, name: str, agent: Agent, evaluation: Evaluation, progres
             continue
         rounds = progress.failures.get(chain.id, [])
         tier = len(rounds) + 1
-        rt.record("chain_failed", agent=name, chain=chain.id, attempt=progress.attempts, tier=tier,
+        rt.record(EventType.CHAIN_FAILED, agent=name, chain=chain.id, attempt=progress.attempts, tier=tier,
                   failures=[c.as_data() for c in failed])
         if tier > 3:
-            rt.record("chain_state", agent=name, chain=chain.id, state="PARKED", park_reason="retry_exhausted",
+            rt.record(EventType.CHAIN_STATE, agent=name, chain=chain.id, state="PARKED", park_reason="retry_exhausted",
                       source="tool")
             rt.say(f"{name}: chain {chain.id} parked after 4 failed verifications")
             continue
         if tier == 3 and agent.fallbacks and progress.fallback is None:
             fallback = agent.fallbacks[0]
-            rt.record("agent_fallback", agent=name, tool=fallback.tool or rt.context.agent(name).tool,
+            rt.record(EventType.AGENT_FALLBACK, agent=name, tool=fallback.tool or rt.context.agent(name).tool,
                       model=fallback.model, command=list(fallback.command) if fallback.command else None)
             rt.say(f"{name}: tier 3 switches to fallback {fallback.tool or ''} {fallback.model or ''}".rstrip())
         history = [{"attempt": r["attempt"], "failures": r["failures"]} for r in rounds]
         history.append({"attempt": progress.attempts, "failures": [c.as_data() for c in failed]})
         text = messages.retry_message(tier, **message_values(rt, name), chain=chain, failures=failed,
                                       history=history, verify_command=verify_command(chain))
-        rt.record("retry_scheduled", agent=name, chain=chain.id, tier=tier)
+        rt.record(EventType.RETRY_SCHEDULED, agent=name, chain=chain.id, tier=tier)
         queue_message(rt, name, f"retry_{tier}", text, chain=chain.id)
         rt.say(f"{name}: chain {chain.id} failed verification, retry tier {tier}")
         return True
@@ -282,7 +288,7 @@ def _needs_nudge(rt: Runtime, name: str, worktree: Path, report_path: str) -> bo
     return report is None or not report.is_substantive or bool(git.uncommitted_files(worktree))
 
 
-def message_values(rt: Runtime, name: str) -> dict:
+def message_values(rt: Runtime, name: str) -> dict[str, Any]:
     """The values every follow-up message template gets for agent ``name``'s next session."""
     _, ctx = rt.agent(name)
     progress = rt.state().agents[name]
@@ -294,11 +300,16 @@ def message_values(rt: Runtime, name: str) -> dict:
 def queue_message(rt: Runtime, name: str, kind: str, text: str, *, chain: str | None = None) -> None:
     """Queue ``text`` for agent ``name``'s next session: write it under ``messages/`` in the state
     directory and record ``message_queued``; the next session is started with it."""
-    attempt = rt.state().agents[name].attempts + 1
+    progress = rt.state().agents[name]
+    attempt = progress.attempts + 1
+    pending = progress.pending_message
+    if pending and pending.get("kind") == OPERATOR_MESSAGE and Path(pending["file"]).is_file():
+        # One message per session: the operator's words, sent while the session ran, go first.
+        text = Path(pending["file"]).read_text(encoding="utf-8").rstrip("\n") + "\n\n---\n\n" + text
     path = rt.state_dir / "messages" / f"{name}-{attempt}-{kind}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    rt.record("message_queued", agent=name, chain=chain, kind=kind, file=str(path), attempt=attempt)
+    rt.record(EventType.MESSAGE_QUEUED, agent=name, chain=chain, kind=kind, file=str(path), attempt=attempt)
 
 
 def _gate3(rt: Runtime, name: str, evaluation: Evaluation) -> None:
@@ -307,17 +318,17 @@ def _gate3(rt: Runtime, name: str, evaluation: Evaluation) -> None:
     result = gate3(plan=rt.plan, agent=agent, worktree=ctx.worktree, base=rt.plan.sprint.base_branch,
                    report_path=ctx.report, chain_states=progress.chain_state, checks=evaluation.checks)
     report = read_report(ctx.worktree / ctx.report)
-    rt.record("report_parsed", agent=name, present=report is not None,
+    rt.record(EventType.REPORT_PARSED, agent=name, present=report is not None,
               status=report.status if report else None, mismatches=result.mismatches, facts=result.facts)
     if result.facts.get("violations"):
-        rt.record("territory_violation", agent=name, paths=result.facts["violations"])
+        rt.record(EventType.TERRITORY_VIOLATION, agent=name, paths=result.facts["violations"])
     gate = f"gate-3:{name}"
     if result.ok:
-        rt.record("gate_passed", agent=name, gate=gate)
-        rt.record("agent_state", agent=name, state="COMPLETE")
+        rt.record(EventType.GATE_PASSED, agent=name, gate=gate)
+        rt.record(EventType.AGENT_STATE, agent=name, state="COMPLETE")
         rt.say(f"{name}: gate 3 passed")
     else:
-        rt.record("gate_failed", agent=name, gate=gate, reasons=result.failures)
-        rt.record("agent_state", agent=name, state="FAILED", reasons=result.failures)
+        rt.record(EventType.GATE_FAILED, agent=name, gate=gate, reasons=result.failures)
+        rt.record(EventType.AGENT_STATE, agent=name, state="FAILED", reasons=result.failures)
         rt.say(f"{name}: gate 3 failed: " + "; ".join(result.failures))
 
