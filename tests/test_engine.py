@@ -314,3 +314,29 @@ def test_a_session_offered_no_tools_stops_the_agent_without_spending_a_retry(tmp
     [gate] = [e["data"] for e in log if e["type"] == "gate_failed"]
     assert "'gpt-6.2-sol'" in gate["reasons"][0] and "model: fake-model" in gate["reasons"][0]
     assert "model: fake-model" in result.stdout + result.stderr
+
+
+def test_an_agent_without_a_model_gets_the_runs_default_model_for_its_tool(tmp_path: Path):
+    """What a rehearsal relies on: `Options.default_models` fills in a model the plan does not name."""
+    from agent_dispatch.agents.all_agents import rehearsal_models
+    from agent_dispatch.commands.run import open_runtime
+    from agent_dispatch.engine.agent_loop import session_request
+    from agent_dispatch.engine.runtime import Options
+    from agent_dispatch.engine.state import AgentProgress
+
+    # Codex's own default model gets no function tools: every real CLI has a rehearsal model.
+    assert rehearsal_models() == dict.fromkeys(("claude", "codex", "aider", "opencode", "gemini", "qwen"),
+                                               "fake-model")
+    repo = sprint_repo(tmp_path, {})
+    options = Options(default_models={"command": "fake-model"})
+    rt = open_runtime(repo / PLAN, repo=repo, options=options)
+    assert session_request(rt, "alpha", AgentProgress())[1].model == "fake-model"
+    plain = open_runtime(repo / PLAN, repo=repo, options=Options())
+    assert session_request(plain, "alpha", AgentProgress())[1].model is None
+    yaml = YAML()
+    plan = yaml.load(repo / PLAN)
+    plan["sprint"]["model"] = "plan-model"
+    yaml.dump(plan, repo / PLAN)
+    git(repo, "commit", "-qam", "plan names a model")
+    rt = open_runtime(repo / PLAN, repo=repo, options=options)
+    assert session_request(rt, "alpha", AgentProgress())[1].model == "plan-model"  # the plan's wins

@@ -92,7 +92,7 @@ def session_request(rt: Runtime, name: str, progress: AgentProgress) -> tuple[st
         message_file=Path(message["file"]) if message else None,
         command=tuple(fallback["command"]) if fallback.get("command") else agent.command,
         extra_env=extra_env, resume_session=resume, state_home=rt.state_dir / "homes" / name / tool,
-        model=fallback.get("model") or agent.model or rt.plan.sprint.model,
+        model=fallback.get("model") or agent.model or rt.plan.sprint.model or rt.options.default_models.get(tool),
         base_url=rt.options.base_url or agent.base_url or rt.plan.sprint.base_url,
         api_key=rt.options.api_key, test_command=rt.plan.sprint.test_command,
     )
