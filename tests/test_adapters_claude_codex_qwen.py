@@ -432,6 +432,27 @@ def test_codex_parse_declined_command_and_mcp_failure():
     assert summary.denied_tools == ["shell"] and summary.failed_tools == ["mcp"] and summary.tool_uses == 3
 
 
+def test_codex_session_offered_no_tools_is_a_setup_fault_not_a_failure(tmp_path: Path):
+    """The fake model server refuses a code-mode-only request (Codex's built-in models); codex
+    wraps the refusal in its own error: the outcome says no_tools, naming the CLI, model and fix."""
+    refusal = ("fakellm: no tools offered: Codex offers model 'gpt-6.2-sol' its tools only in code mode "
+               "(JavaScript run by its `exec` tool; 12 tools), which the fake model cannot script. "
+               "Fix: `model: fake-model` in the plan")
+    body = json.dumps({"error": {"message": refusal, "type": "invalid_request_error"}})
+    text = jl({"type": "thread.started", "thread_id": THREAD}, {"type": "turn.started"},
+              {"type": "error", "message": body}, {"type": "turn.failed", "error": {"message": body}})
+    outcome = outcome_of(CodexAdapter(), text, 1, tmp_path)
+    assert outcome.reason == "no_tools" and outcome.detail == f"codex: {refusal}"
+    assert outcome_of(CodexAdapter(), CODEX_API_ERROR, 1, tmp_path).reason == "failed"
+
+
+def test_no_tools_mark_is_the_fake_servers():
+    from agent_dispatch.agents.cli import NO_TOOLS_MARK
+    from agent_dispatch.testing.fakellm import scenario
+
+    assert NO_TOOLS_MARK == scenario.NO_TOOLS_MARK
+
+
 def test_codex_parse_failed_resume_reports_codex_own_words(tmp_path: Path):
     text = CODEX_STDERR + ("Error: thread/resume: thread/resume failed: no rollout found for thread id "
                            f"{THREAD} (code -32600)\n\nStack backtrace:\n   0: <unknown>\n")

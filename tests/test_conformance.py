@@ -95,10 +95,59 @@ def conformance_repo(tmp_path: Path, tool: str) -> Path:
     return repo
 
 
+def set_model(repo: Path, model: str | None) -> None:
+    """The plan's ``sprint.model`` set to ``model`` (None: the plan names no model), committed."""
+    yaml = YAML()
+    plan = yaml.load(repo / PLAN)
+    if model is None:
+        del plan["sprint"]["model"]
+    else:
+        plan["sprint"]["model"] = model
+    yaml.dump(plan, repo / PLAN)
+    git(repo, "commit", "-qam", f"plan: model {model}")
+
+
 @pytest.mark.parametrize("tool", TOOLS)
 def test_conformance(tool: str, tmp_path: Path, realcli: RealCLI) -> None:
     """The scenario above through ``tool``'s adapter, under `dispatch run`, loopback-only."""
-    repo = conformance_repo(tmp_path, tool)
+    check_conformance(conformance_repo(tmp_path, tool), tool, tmp_path, realcli)
+
+
+@pytest.mark.realcli("codex")
+def test_conformance_codex_with_no_model_in_the_plan(tmp_path: Path, realcli: RealCLI) -> None:
+    """As most plans are written: no `model:`. The rehearsal gives Codex a model for which it
+    sends its tools (its own default gets them only in code mode, which the fake cannot drive)."""
+    repo = conformance_repo(tmp_path, "codex")
+    set_model(repo, None)
+    check_conformance(repo, "codex", tmp_path, realcli)
+    requests = [json.loads(line) for line in
+                (repo / ".dispatch" / "rehearsal" / "requests.jsonl").read_text().splitlines()]
+    work = [r for r in requests if r.get("api") == "responses"]
+    assert work and all(r["model"] == "fake-model" and r["tools"] > 0 for r in work), work
+
+
+@pytest.mark.realcli("codex")
+def test_codex_model_offered_no_tools_stops_the_rehearsal_with_the_fix(tmp_path: Path, realcli: RealCLI) -> None:
+    """A plan that names Codex's own default model: one session, which says why it could do
+    nothing and how to fix it; no verification failure is counted against the chain."""
+    repo = conformance_repo(tmp_path, "codex")
+    set_model(repo, "gpt-6.2-sol")
+    result = realcli.rehearse(repo, repo / PLAN, tmp_path / "scenario.json", timeout=600)
+    assert result.returncode == 1, result.stdout + result.stderr
+    log = [e for e in dispatch_json(repo, "events", "--json") if e["agent"] == "alpha"]
+    kinds = [e["type"] for e in log]
+    assert kinds.count("agent_session_started") == 1 and "chain_failed" not in kinds, kinds
+    [outcome] = [e["data"] for e in log if e["type"] == "session_outcome"]
+    assert outcome["reason"] == "no_tools", outcome
+    assert outcome["detail"].startswith("codex: fakellm: no tools offered: Codex offers model 'gpt-6.2-sol'")
+    assert "model: fake-model" in outcome["detail"] and "model: fake-model" in result.stdout + result.stderr
+    [request] = [json.loads(line) for line in
+                 (repo / ".dispatch" / "rehearsal" / "requests.jsonl").read_text().splitlines()]
+    assert request["reply_kind"] == "no_tools" and request["tools"] == 0 and request["code_mode_tools"] > 0
+
+
+def check_conformance(repo: Path, tool: str, tmp_path: Path, realcli: RealCLI) -> None:
+    """Rehearse the conformance sprint in ``repo`` and check every step of it happened."""
     result = realcli.rehearse(repo, repo / PLAN, tmp_path / "scenario.json", timeout=900)
     logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
                      for p in sorted((repo / ".dispatch" / "sprint-01" / "logs").glob("*.log")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -272,3 +273,70 @@ def test_operator_message_sent_while_a_session_runs_reaches_the_next_session(tmp
         assert "RETRY 1 OF 3" in text and "AssertionError: 1" in text  # the engine's follow-up too
     sessions = [e for e in events(repo) if e["type"] == "agent_session_started" and e["agent"] == "alpha"]
     assert len(sessions) == 2
+
+
+CODEX_REFUSED = '''#!{python}
+import json
+refusal = ("fakellm: no tools offered: Codex offers model 'gpt-6.2-sol' its tools only in code mode "
+           "(JavaScript run by its `exec` tool; 12 tools), which the fake model cannot script. "
+           "Fix: `model: fake-model` in the plan")
+body = json.dumps({{"error": {{"message": refusal, "type": "invalid_request_error"}}}})
+for line in ({{"type": "thread.started", "thread_id": "t-1"}}, {{"type": "turn.started"}},
+             {{"type": "error", "message": body}}, {{"type": "turn.failed", "error": {{"message": body}}}}):
+    print(json.dumps(line))
+raise SystemExit(1)
+'''
+
+
+def test_a_session_offered_no_tools_stops_the_agent_without_spending_a_retry(tmp_path: Path):
+    """A codex session whose model got no tools (the stream of a real refusal by the fake model
+    server, replayed by a stand-in binary): not a failed chain attempt, and no further sessions."""
+    stub = tmp_path / "codex"
+    stub.write_text(CODEX_REFUSED.format(python=sys.executable))
+    stub.chmod(0o755)
+    repo = sprint_repo(tmp_path, {})
+    yaml = YAML()
+    plan = yaml.load(repo / PLAN)
+    plan["agents"][0]["tool"] = "codex"
+    del plan["agents"][0]["command"]
+    yaml.dump(plan, repo / PLAN)
+    git(repo, "commit", "-qam", "alpha on codex")
+    result = subprocess.run([sys.executable, "-m", "agent_dispatch", "run", str(repo / PLAN), "--yes"], cwd=repo,
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "DISPATCH_CODEX_BIN": str(stub)})
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stdout + result.stderr
+    log = [e for e in events(repo) if e["agent"] == "alpha"]
+    kinds = [e["type"] for e in log]
+    assert kinds.count("agent_session_started") == 1
+    assert not {"chain_failed", "retry_scheduled", "message_queued", "verification"} & set(kinds)
+    [outcome] = [e["data"] for e in log if e["type"] == "session_outcome"]
+    assert outcome["reason"] == "no_tools" and outcome["detail"].startswith("codex: fakellm: no tools offered")
+    [gate] = [e["data"] for e in log if e["type"] == "gate_failed"]
+    assert "'gpt-6.2-sol'" in gate["reasons"][0] and "model: fake-model" in gate["reasons"][0]
+    assert "model: fake-model" in result.stdout + result.stderr
+
+
+def test_an_agent_without_a_model_gets_the_runs_default_model_for_its_tool(tmp_path: Path):
+    """What a rehearsal relies on: `Options.default_models` fills in a model the plan does not name."""
+    from agent_dispatch.agents.all_agents import rehearsal_models
+    from agent_dispatch.commands.run import open_runtime
+    from agent_dispatch.engine.agent_loop import session_request
+    from agent_dispatch.engine.runtime import Options
+    from agent_dispatch.engine.state import AgentProgress
+
+    # Codex's own default model gets no function tools: every real CLI has a rehearsal model.
+    assert rehearsal_models() == dict.fromkeys(("claude", "codex", "aider", "opencode", "gemini", "qwen"),
+                                               "fake-model")
+    repo = sprint_repo(tmp_path, {})
+    options = Options(default_models={"command": "fake-model"})
+    rt = open_runtime(repo / PLAN, repo=repo, options=options)
+    assert session_request(rt, "alpha", AgentProgress())[1].model == "fake-model"
+    plain = open_runtime(repo / PLAN, repo=repo, options=Options())
+    assert session_request(plain, "alpha", AgentProgress())[1].model is None
+    yaml = YAML()
+    plan = yaml.load(repo / PLAN)
+    plan["sprint"]["model"] = "plan-model"
+    yaml.dump(plan, repo / PLAN)
+    git(repo, "commit", "-qam", "plan names a model")
+    rt = open_runtime(repo / PLAN, repo=repo, options=options)
+    assert session_request(rt, "alpha", AgentProgress())[1].model == "plan-model"  # the plan's wins

@@ -875,3 +875,23 @@ def test_real_cli_writes_a_file_and_runs_a_command(cli: str, tmp_path: Path, rea
     housekeeping = {r["purpose"]: r["reply_kind"] for r in served if r["purpose"] != "work"}
     assert housekeeping == {"aider": {"commit-message": "canned"},
                             "opencode": {"title": "canned"}}.get(cli, {})
+
+
+def test_codex_code_mode_request_is_refused_with_the_cli_model_and_fix(fake):
+    """Codex's built-in models (e.g. its default) get their tools only as an `additional_tools`
+    input item for JavaScript `exec`: the fake cannot call them, and says so instead of "ok"."""
+    body = codex_request([{"type": "message", "role": "user",
+                           "content": [{"type": "input_text", "text": "create hello"}]}])
+    del body["tools"]
+    body["model"] = "gpt-6.2-sol"
+    body["input"].insert(0, {"type": "additional_tools", "role": "developer", "tools": [
+        {"type": "namespace", "name": "functions", "tools": [
+            {"type": "custom", "name": "exec"}, {"type": "function", "name": "wait"}]},
+        {"type": "namespace", "name": "clock", "tools": [{"type": "function", "name": "sleep"}]}]})
+    status, _, raw = post(fake.url + "/v1/responses", body)
+    message = json.loads(raw)["error"]["message"]
+    assert status == 400 and message.startswith("fakellm: no tools offered: Codex")
+    assert "'gpt-6.2-sol'" in message and "model: fake-model" in message
+    [record] = fake.requests()
+    assert record["reply_kind"] == "no_tools" and record["tools"] == 0 and record["code_mode_tools"] == 3
+    assert record["error"] == message

@@ -31,3 +31,14 @@ def get_adapter(tool: str) -> Adapter:
         known = ", ".join(sorted({"command", *_REAL_CLIS}))
         raise FatalError(f"no adapter for tool {tool!r} (known: {known})\n"
                          "hint: set `tool:` to one of them, or `tool: command` with a `command:` argv") from None
+
+
+def rehearsal_models() -> dict[str, str]:
+    """tool → the model a rehearsal gives that CLI when the plan names none: one for which the
+    real CLI offers its tools in a form the fake model server can call (`CLIAdapter.rehearsal_model`)."""
+    models = {}
+    for tool in _REAL_CLIS:
+        model = getattr(get_adapter(tool), "rehearsal_model", None)
+        if model:
+            models[tool] = model
+    return models

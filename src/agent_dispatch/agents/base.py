@@ -14,7 +14,9 @@ from agent_dispatch.git import no_git_env
 
 # How a session ended, as far as the agent CLI tells us. "limit" means its context or turn
 # budget ran out: the engine continues with a new session covering the chains still open.
-EndReason = Literal["ended", "failed", "limit", "timeout", "killed", "lost"]
+# "no_tools" means the CLI offered its model no tools it could use (a rehearsal whose model the
+# fake model server cannot drive): a setup fault, not the agent's attempt, and no session can work.
+EndReason = Literal["ended", "failed", "limit", "no_tools", "timeout", "killed", "lost"]
 
 # A `command` agent signals "my context/turn limit ran out" with this exit status (EX_TEMPFAIL).
 LIMIT_EXIT_CODE = 75

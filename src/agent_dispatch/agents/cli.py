@@ -29,6 +29,13 @@ from agent_dispatch.files import write_if_changed
 
 # Placeholder key for endpoints that need one to be set (the fake model server ignores it).
 PLACEHOLDER_KEY = "dispatch-placeholder-key"
+# The model a rehearsal (``dispatch run --rehearse``) gives a CLI when the plan names none: a name
+# outside every CLI's own catalogue, for which each real CLI sends its tools as plain functions
+# (verified for all six; Codex's built-in models get theirs only in code mode).
+REHEARSAL_MODEL = "fake-model"
+# How the fake model server's refusal starts when a CLI offered no tools it can call; the same
+# text as ``testing.fakellm.scenario.NO_TOOLS_MARK`` (that package is no dependency of this one).
+NO_TOOLS_MARK = "fakellm: no tools offered"
 
 
 def json_lines(text: str) -> Iterator[dict[str, Any]]:
@@ -99,6 +106,16 @@ def with_complaint(events: list[AgentEvent], text: str) -> list[AgentEvent]:
     return [*events, AgentEvent(Kind.ERROR, session_id=session, text=said[:500], fatal=True)]
 
 
+def no_tools_error(errors: list[str]) -> str | None:
+    """The fake model server's "no tools offered" message among a session's fatal errors, cut
+    out of the API error body the CLI wrapped it in; None when there is none."""
+    for error in reversed(errors):
+        start = error.find(NO_TOOLS_MARK)
+        if start >= 0:
+            return error[start:].split('"', 1)[0].split("\\", 1)[0].strip()
+    return None
+
+
 def int_or_zero(value: Any) -> int:
     """An integer field of a CLI's JSON, 0 when missing or of another type."""
     return value if isinstance(value, int) else 0
@@ -135,6 +152,8 @@ class CLIAdapter:
     supports_sub_agents: bool = False
     # True when a resumed session reports usage for the whole thread so far (Codex), not just itself.
     usage_spans_resumes: bool = False
+    # The model a rehearsal uses when the plan sets none (see REHEARSAL_MODEL).
+    rehearsal_model: str | None = REHEARSAL_MODEL
 
     # -- subclasses implement ------------------------------------------------------------------
     def cli_argv(self, exe: str, request: SessionRequest) -> list[str]:
@@ -201,6 +220,9 @@ class CLIAdapter:
             return SessionOutcome("killed", exit_code, "session was stopped", summary)
         if exit_code is None:
             return SessionOutcome("lost", None, "exit status unknown", summary)
+        no_tools = no_tools_error(summary.errors)
+        if no_tools is not None:
+            return SessionOutcome("no_tools", exit_code, f"{self.name}: {no_tools}", summary)
         if summary.limit_reached:
             return SessionOutcome("limit", exit_code, "turn or context limit reached", summary)
         reason = summary.failure_reason()

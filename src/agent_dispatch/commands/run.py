@@ -45,10 +45,12 @@ def run_plan(plan_path: Path, *, repo: Path | None = None, options: Options = Op
     """Run (or resume) the sprint of ``plan_path``; 0 when it finished with everything landed.
 
     With ``rehearse`` (a scenario file) every agent talks to our fake model server on 127.0.0.1
-    instead of a real model: a deterministic, offline dress rehearsal of the whole sprint.
+    instead of a real model: a deterministic, offline dress rehearsal of the whole sprint. An
+    agent whose plan names no model gets its CLI's rehearsal model (`rehearsal_models`).
     """
     if rehearse is None:
         return _run(plan_path, repo=repo, options=options, resume=resume)
+    from agent_dispatch.agents.all_agents import rehearsal_models
     from agent_dispatch.agents.cli import PLACEHOLDER_KEY
     from agent_dispatch.testing.fakellm import FakeModelServer
 
@@ -61,7 +63,10 @@ def run_plan(plan_path: Path, *, repo: Path | None = None, options: Options = Op
     log.parent.mkdir(parents=True, exist_ok=True)
     with FakeModelServer(rehearse.resolve(), log=log) as server:
         output.write(f"rehearsal: fake model server at {server.url} (scenario {rehearse}, requests in {log})")
-        options = dataclasses.replace(options, base_url=server.url, api_key=PLACEHOLDER_KEY)
+        # A CLI's own default model may get its tools in a form the fake cannot call (Codex's
+        # code mode): an agent whose plan names no model gets one the fake can drive.
+        options = dataclasses.replace(options, base_url=server.url, api_key=PLACEHOLDER_KEY,
+                                      default_models=rehearsal_models())
         return _run(plan_path, repo=repo, options=options, resume=resume)
 
 

@@ -35,6 +35,9 @@ from agent_dispatch.store.events import EventType
 PRIORITY_ORDER = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 OPERATOR_MESSAGE = "operator"  # kind of the message `dispatch message` queues
 CRASH_REASONS = {"timeout", "killed", "lost"}
+# The session could not work at all (its CLI offered the model no tools): a fault of the setup,
+# not an attempt of the agent's, and every further session would end the same way.
+SETUP_REASONS = {"no_tools"}
 
 
 @dataclass
@@ -89,7 +92,7 @@ def session_request(rt: Runtime, name: str, progress: AgentProgress) -> tuple[st
         message_file=Path(message["file"]) if message else None,
         command=tuple(fallback["command"]) if fallback.get("command") else agent.command,
         extra_env=extra_env, resume_session=resume, state_home=rt.state_dir / "homes" / name / tool,
-        model=fallback.get("model") or agent.model or rt.plan.sprint.model,
+        model=fallback.get("model") or agent.model or rt.plan.sprint.model or rt.options.default_models.get(tool),
         base_url=rt.options.base_url or agent.base_url or rt.plan.sprint.base_url,
         api_key=rt.options.api_key, test_command=rt.plan.sprint.test_command,
     )
@@ -206,6 +209,9 @@ def evaluate(rt: Runtime, agent: Agent, worktree: Path) -> Evaluation:
 def _after_session(rt: Runtime, name: str, run: SessionRun | None) -> None:
     agent, ctx = rt.agent(name)
     outcome = _outcome(rt, name, run)
+    if outcome.reason in SETUP_REASONS:
+        _stop_for_setup(rt, name, outcome)
+        return
     wip = None
     if outcome.reason in CRASH_REASONS:
         wip = git.commit_all(ctx.worktree, "wip: auto-save before restart")
@@ -250,6 +256,16 @@ def _after_session(rt: Runtime, name: str, run: SessionRun | None) -> None:
         return  # the operator wrote while the session ran: the agent reads it before gate 3 decides
     else:
         _gate3(rt, name, evaluation)
+
+
+def _stop_for_setup(rt: Runtime, name: str, outcome: SessionOutcome) -> None:
+    """Stop the agent after a session that could not work: gate 3 fails with the outcome's own
+    words (which name the fix), and its chains are not judged, so no retry tier is spent."""
+    progress = rt.state().agents[name]
+    why = f"session {progress.attempts} could not work ({outcome.reason}): {outcome.detail}"
+    rt.record(EventType.GATE_FAILED, agent=name, gate=f"gate-3:{name}", reasons=[why])
+    rt.record(EventType.AGENT_STATE, agent=name, state="FAILED", reason=why)
+    rt.say(f"{name}: stopped, {why}")
 
 
 def _retry(rt: Runtime, name: str, agent: Agent, evaluation: Evaluation, progress: AgentProgress) -> bool:

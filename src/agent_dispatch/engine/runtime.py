@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ class Options:
     max_nudges: int = 2  # "write your report" / "commit your work" follow-ups per agent
     base_url: str | None = None  # model endpoint for every agent (a rehearsal's fake model server)
     api_key: str | None = None  # placeholder key that goes with ``base_url``
+    # tool → model for agents whose plan names none (a rehearsal's choice per CLI)
+    default_models: Mapping[str, str] = field(default_factory=dict)
     executor: str | None = None  # where sessions run, overriding the plan's ``sprint.executor``
 
 

@@ -27,6 +27,9 @@ from typing import Any
 DONE_TEXT = "done"
 COMMIT_TEXT = "update files"
 CANNED_TEXT = "ok"
+# Starts the error a request gets when its CLI offered tools the fake cannot call; the agent
+# adapters look for it (agents.cli.NO_TOOLS_MARK) to tell a setup fault from a failed session.
+NO_TOOLS_MARK = "fakellm: no tools offered"
 
 # Tools that run a shell command, by exact name, with the argument that holds the command.
 # Claude Code, Codex (unified exec, then the older `shell`), Gemini CLI / Qwen Code, OpenCode.
@@ -85,6 +88,9 @@ class Conversation:
     tools: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> parameter schema
     cwd: str | None = None
     purpose: str = "work"  # "work", "commit-message" (aider) or "title" (OpenCode)
+    # Tools offered only inside Codex's code mode (an ``additional_tools`` input item whose tools
+    # the model must call from JavaScript through the ``exec`` tool): none the fake can call.
+    code_mode_tools: int = 0
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,7 @@ class Reply:
     calls: list[ToolCall] = field(default_factory=list)
     error: tuple[int, str] | None = None
     rule: int | None = None
-    kind: str = "text"  # text, tool_calls, error, done, canned
+    kind: str = "text"  # text, tool_calls, error, done, canned, no_tools
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -204,7 +210,13 @@ def _matches(match: str | None, text: str) -> bool:
 
 
 def plan_reply(scenario: Scenario, convo: Conversation, budgets: Budgets) -> Reply:
-    """Decide the reply to ``convo``: injected error, a rule's step, "done", or a canned answer."""
+    """Decide the reply to ``convo``: injected error, a rule's step, "done", or a canned answer.
+
+    A request whose CLI offered its tools in a form the fake cannot call gets a 400 that says so
+    (`no_tools_message`): answering it "ok" would make the rehearsal do nothing, silently.
+    """
+    if convo.code_mode_tools and not convo.tools:
+        return Reply(error=(400, no_tools_message(convo)), kind="no_tools")
     for err in scenario.errors:
         key = f"errors[{err.index}]:{err.match}:{err.status}"
         if _matches(err.match, convo.human_text) and budgets.take(key, err.times):
@@ -219,6 +231,15 @@ def plan_reply(scenario: Scenario, convo: Conversation, budgets: Budgets) -> Rep
     reply = render_step(step, convo)
     reply.rule = rule.index
     return reply
+
+
+def no_tools_message(convo: Conversation) -> str:
+    """The error for a Codex request that offers tools in code mode only: the CLI, the model, the fix."""
+    return (f"{NO_TOOLS_MARK}: Codex offers model {convo.model!r} its tools only in code mode "
+            f"(JavaScript run by its `exec` tool; {convo.code_mode_tools} tools), which the fake model "
+            "cannot script, so the session could do nothing. Fix: give this agent a model outside "
+            "Codex's built-in catalogue, e.g. `model: fake-model` in the plan, or set no model and "
+            "let `dispatch run --rehearse` choose one (docs/fake-model-server.md)")
 
 
 def _choose_rule(scenario: Scenario, convo: Conversation) -> Rule | None:

@@ -150,6 +150,8 @@ class FakeModelServer:
         stream = gemini.group(2) == "streamGenerateContent" if gemini else bool(body.get("stream"))
         record.update(model=convo.model, stream=stream, human_text=convo.human_text[:_LOGGED_TEXT],
                       step=convo.step, purpose=convo.purpose, tools=len(convo.tools))
+        if convo.code_mode_tools:
+            record["code_mode_tools"] = convo.code_mode_tools
         try:
             reply = plan_reply(load_scenario(self.scenario_path), convo, self._budgets)
         except ScenarioError as exc:

@@ -268,8 +268,19 @@ def parse_responses(body: dict[str, Any]) -> Conversation:
         else:  # developer/system messages, function_call_output
             turns.append(("other", ""))
     tools = {t["name"]: t.get("parameters") or {} for t in body.get("tools") or [] if "name" in t}
-    return _conversation("responses", str(body.get("model", "")), turns, tools,
-                         str(body.get("instructions") or ""))
+    convo = _conversation("responses", str(body.get("model", "")), turns, tools,
+                          str(body.get("instructions") or ""))
+    convo.code_mode_tools = sum(_count_tools(item.get("tools")) for item in items
+                                if item.get("type") == "additional_tools")
+    return convo
+
+
+def _count_tools(tools: Any) -> int:
+    """The tools in a Responses tool list, those inside ``namespace`` entries included."""
+    if not isinstance(tools, list):
+        return 0
+    return sum(_count_tools(t.get("tools")) if t.get("type") == "namespace" else 1
+               for t in tools if isinstance(t, dict))
 
 
 def render_responses(reply: Reply, convo: Conversation, usage: Usage, ref: str,
