@@ -157,6 +157,25 @@ def test_territory_hook_refuses_the_commit_and_gate3_audits_what_slips_through(t
     assert subprocess.run(["git", "config", "--get", "core.hooksPath"], cwd=repo).returncode == 1
 
 
+def test_gate3_fails_a_commit_authored_as_another_agent(tmp_path: Path):
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"default": [{"report": "COMPLETE"}]}))
+    script = ("printf 'VALUE = 2\\n' > app/a.py && git add -A\n"
+              "git commit -q --author='beta <beta@sprint-01.agents>' -m fix\n"  # alpha's work, beta's name
+              f"{sys.executable} -m agent_dispatch.testing.scripted_agent {report}\n"
+              'git add "$DISPATCH_REPORT_PATH" && git commit -q -m report\n')
+    repo = sprint_repo(tmp_path, {}, commands={"alpha": ["sh", "-c", script]})
+    result = dispatch(repo, "run", str(repo / PLAN), "--yes")
+    assert result.returncode == 1, result.stdout
+    log = events(repo)
+    failed = next(e for e in log if e["type"] == "gate_failed" and e["data"]["gate"] == "gate-3:alpha")
+    fix = git(repo, "rev-parse", "sprint-01/alpha~1").strip()
+    assert failed["data"]["reasons"] == [
+        f"commit {fix[:12]} is authored by beta <beta@sprint-01.agents>, the identity of agent beta"]
+    facts = next(e for e in log if e["type"] == "report_parsed" and e["agent"] == "alpha")["data"]["facts"]
+    assert facts["foreign_authors"] == [{"commit": fix, "author": "beta <beta@sprint-01.agents>", "agent": "beta"}]
+
+
 def test_missing_report_blocks_gate3_after_nudges(tmp_path: Path):
     silent = [{"write": "app/a.py", "content": "VALUE = 2\n"}, {"commit": "fix"}]
     repo = sprint_repo(tmp_path, {"alpha": {"default": silent}})

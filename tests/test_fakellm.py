@@ -26,6 +26,7 @@ import pytest
 from realcli import RealCLI
 
 from agent_dispatch.testing.fakellm import FakeModelServer, ScenarioError, parse_scenario
+from agent_dispatch.testing.fakellm.scenario import value_for_schema
 from agent_dispatch.testing.netns import loopback_only_argv, netns_available
 
 SCENARIO: dict[str, Any] = {"rules": [
@@ -493,6 +494,47 @@ def test_gemini_generate_content_and_count_tokens(fake):
         "write_file")
     status, _, raw = post(base + ":countTokens", {"contents": contents})
     assert status == 200 and json.loads(raw)["totalTokens"] >= 1
+
+
+# Gemini CLI 0.61's model router (numerical classifier), as sent when no model is fixed.
+ROUTER_SCHEMA = {"type": "OBJECT", "properties": {
+    "complexity_reasoning": {"type": "STRING", "description": "Brief explanation for the score."},
+    "complexity_score": {"type": "INTEGER", "description": "Complexity score from 1-100."}},
+    "required": ["complexity_reasoning", "complexity_score"]}
+
+
+def gemini_router_request(text: str) -> dict[str, Any]:
+    return {"contents": [{"role": "user", "parts": [{"text": text}]}],
+            "systemInstruction": {"parts": [{"text": "You are a specialized Task Routing AI."}]},
+            "generationConfig": {"temperature": 1, "responseMimeType": "application/json",
+                                 "responseJsonSchema": ROUTER_SCHEMA}}
+
+
+def test_gemini_json_requests_get_json_in_their_schema(fake):
+    # The router's request repeats the prompt ("create hello" matches a rule), yet takes no
+    # ordinary rule: before, it got "ok" and Gemini CLI retried it for ~100 s.
+    url = fake.url + "/v1beta/models/gemini-3.5-flash-lite:generateContent"
+    status, _, raw = post(url, gemini_router_request("please create hello.txt"))
+    text = json.loads(raw)["candidates"][0]["content"]["parts"][0]["text"]
+    assert status == 200 and json.loads(text) == {"complexity_reasoning": "ok", "complexity_score": 1}
+    record = fake.requests()[-1]
+    assert (record["purpose"], record["reply_kind"], record["rule"]) == ("json", "canned", None)
+    use_scenario(fake, {"rules": [{"match": None, "steps": [{"text": "work"}]}, {
+        "match": "hello", "purpose": "json", "steps": [{"text": '{"complexity_score": 90}'}]}]})
+    raw = post(url, gemini_router_request("please create hello.txt"))[2]
+    assert json.loads(raw)["candidates"][0]["content"]["parts"][0]["text"] == '{"complexity_score": 90}'
+
+
+@pytest.mark.parametrize(("schema", "value"), [
+    ({"type": "object", "properties": {"next_speaker": {"type": "string", "enum": ["user", "model"]},
+                                       "n": {"type": "number"}, "k": {"type": "integer", "minimum": 5},
+                                       "ok": {"type": "boolean"}, "xs": {"type": "array", "items": {}}}},
+     {"next_speaker": "user", "n": 0, "k": 5, "ok": False, "xs": []}),
+    ({"anyOf": [{"type": ["null", "string"]}]}, "ok"),
+    (None, {}),
+])
+def test_value_for_schema(schema, value):
+    assert value_for_schema(schema) == value
 
 
 # ---------------------------------------------------------------- scenario language

@@ -141,6 +141,27 @@ def test_the_main_checkout_gets_no_hooks(tmp_path: Path):
     assert (hooks_path / "pre-commit").exists() and (hooks_path / "reference-transaction").exists()
 
 
+def test_each_agent_commits_under_its_own_identity(tmp_path: Path):
+    root, plan = sprint_repo(tmp_path)
+    plan.write_text(plan.read_text().replace("  - name: qa\n", "  - name: qa\n    git_author: QA Bot <qa-bot@example.com>\n"))
+    git(root, "commit", "-q", "-am", "qa signs its own commits")
+    run_cli(root, "workspaces", "up", str(plan), check=True)
+    bare = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_"))}
+
+    def commit(agent: str) -> str:
+        subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", f"{agent} works"], cwd=worktree(root, agent),
+                       env=bare, check=True)
+        return subprocess.run(["git", "log", "-1", "--format=%an <%ae>"], cwd=worktree(root, agent), env=bare,
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    # What the QA agent ran in its worktree: it writes the repository's shared config.
+    for key, value in (("user.name", "qa"), ("user.email", "qa@example.com")):
+        subprocess.run(["git", "config", key, value], cwd=worktree(root, "qa"), env=bare, check=True)
+    assert commit("data") == "data <data@sprint-01.agents>"  # not "qa": its worktree's own identity wins
+    assert commit("qa") == "QA Bot <qa-bot@example.com>"  # the plan's git_author
+    assert git(worktree(root, "data"), "config", "--worktree", "--get", "user.email").strip() == "data@sprint-01.agents"
+
+
 @pytest.mark.parametrize("remove", [True, False])
 def test_down_keeps_branches(tmp_path: Path, remove: bool):
     root, plan = sprint_repo(tmp_path)

@@ -10,6 +10,7 @@ from typing import Any
 from agent_dispatch import git
 from agent_dispatch.artifacts.completion import CompletionReport, read_report
 from agent_dispatch.checkrun import CheckResult
+from agent_dispatch.naming.context import git_identity
 from agent_dispatch.plan.model import Agent, Plan
 from agent_dispatch.plan.territory import territory_violations
 
@@ -63,14 +64,38 @@ def gate3(
     for path, owner in violations:
         result.failures.append(f"territory: {path} is outside {agent.name}'s territory"
                                + (f" ({owner} owns it)" if owner else ""))
+    foreign = foreign_authored(plan, agent, worktree, base)
+    for commit in foreign:
+        result.failures.append(f"commit {commit['commit'][:12]} is authored by {commit['author']}, "
+                               f"the identity of agent {commit['agent']}")
     added, removed = git.shortstat(worktree, base, "HEAD")
     result.facts = {"files": [{"status": s, "path": p} for s, p in changed], "lines_added": added,
                     "lines_removed": removed, "violations": [p for p, _ in violations],
-                    "report": report is not None}
+                    "report": report is not None, "foreign_authors": foreign}
     if report is not None:
         result.mismatches = _mismatches(report, paths, report_path, checks)
     result.ok = not result.failures
     return result
+
+
+def foreign_authored(plan: Plan, agent: Agent, worktree: Path, base: str) -> list[dict[str, str]]:
+    """Commits in ``base..HEAD`` of ``agent``'s worktree whose author is another agent of the plan
+    (its identity's email, or its name): ``{"commit", "author", "agent"}`` each.
+
+    Why: agents once shared one repository config, so one agent's ``git config user.email``
+    rewrote the author of every other agent's commits; landed, the wrong name stays in history.
+    """
+    own_name, own_email = git_identity(plan, agent.name)
+    others = [(other.name, *git_identity(plan, other.name)) for other in plan.agents if other.name != agent.name]
+    found = []
+    for commit, name, email in git.commit_authors(worktree, base, "HEAD"):
+        if email.lower() == own_email.lower():
+            continue
+        for other, other_name, other_email in others:
+            if email.lower() == other_email.lower() or (name == other_name and name != own_name):
+                found.append({"commit": commit, "author": f"{name} <{email}>", "agent": other})
+                break
+    return found
 
 
 def _mismatches(report: CompletionReport, paths: Sequence[str], report_path: str, checks: Sequence[CheckResult]) -> list[str]:

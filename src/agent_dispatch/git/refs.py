@@ -57,6 +57,12 @@ def commits_between(root: str | Path, base: str, tip: str) -> list[str]:
     return out.split()
 
 
+def commit_authors(root: str | Path, base: str, tip: str) -> list[tuple[str, str, str]]:
+    """``(commit id, author name, author email)`` of each commit in ``base..tip``, oldest first."""
+    out = git("log", "--reverse", "--format=%H%x00%an%x00%ae", f"{base}..{tip}", "--", cwd=root).stdout
+    return [(sha, name, email) for sha, name, email in (line.split("\0") for line in out.splitlines() if line)]
+
+
 def commits_and_boundary(root: str | Path, tip: str, exclude: str) -> tuple[list[str], list[str]]:
     """(commits reachable from ``tip`` but not ``exclude``, their parents that ``exclude`` reaches)."""
     out = git("rev-list", "--boundary", tip, f"^{exclude}", cwd=root).stdout.split()

@@ -7,6 +7,7 @@ clashes are resolved in plan order so the same plan always gives the same letter
 
 from __future__ import annotations
 
+import re
 import string
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from agent_dispatch.naming import paths
-from agent_dispatch.plan.model import Plan, slug
+from agent_dispatch.plan.model import GIT_AUTHOR_PATTERN, Plan, slug
 from agent_dispatch.plan.roster import base_role, codename_for, default_letter
 from agent_dispatch.plan.validate import dispatched_agents
 
@@ -104,6 +105,16 @@ class SprintContext:
     def dispatched_agents(self) -> list[AgentContext]:
         """Contexts of the dispatched agents, in wave order."""
         return [self.agent(name) for name in self.dispatched]
+
+
+def git_identity(plan: Plan, agent_name: str) -> tuple[str, str]:
+    """``(name, email)`` that agent ``agent_name``'s commits carry: the plan's ``git_author``,
+    else ``<agent> <agent>@<sprint>.agents``; each agent's own, so authorship says who did what."""
+    author = plan.agent(agent_name).git_author
+    found = re.match(GIT_AUTHOR_PATTERN, author) if author else None
+    if found:
+        return found["name"], found["email"]
+    return agent_name, f"{agent_name}@{plan.sprint.id}.agents"
 
 
 def assign_letters(plan: Plan) -> tuple[dict[str, str], list[str]]:

@@ -25,6 +25,9 @@ CHAIN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=64)]
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+# A git identity as git prints it: "Name <email>".
+GIT_AUTHOR_PATTERN = r"^(?P<name>[^<>\n]*[^<>\s])\s+<(?P<email>[^<>\s]+)>$"
+GitAuthor = Annotated[str, StringConstraints(pattern=GIT_AUTHOR_PATTERN, max_length=200)]
 
 KNOWN_TOOLS = ("command", "claude", "codex", "aider", "opencode", "gemini", "qwen")
 Tool = Literal["command", "claude", "codex", "aider", "opencode", "gemini", "qwen"]
@@ -157,6 +160,7 @@ class Agent(_Record):
     base_url: str | None = None
     budget: Budget | None = None
     fallbacks: tuple[Fallback, ...] = ()
+    git_author: GitAuthor | None = None  # "Name <email>" of its commits (default: naming.context.git_identity)
 
 
 class Wave(_Record):

@@ -2,7 +2,8 @@
 
 Everything lives in the worktree's own git directory (``.git/worktrees/<name>/dispatch/``) and
 its per-worktree config (``extensions.worktreeConfig``): ``core.hooksPath`` points at our hooks
-there, so the main checkout and the other worktrees keep their own hooks. Hooks the repository
+there, so the main checkout and the other worktrees keep their own hooks, and ``user.name`` /
+``user.email`` give the agent's commits its own identity. Hooks the repository
 already had are chained (ours run first), so a project's own pre-commit still runs in agent
 worktrees. For Claude Code agents a PreToolUse hook goes into the worktree's
 ``.claude/settings.local.json``, which a per-worktree excludes file keeps out of ``git status``.
@@ -28,7 +29,8 @@ HOOK_MODULE = "agent_dispatch.workspace.hook_entry"
 CLAUDE_SETTINGS = ".claude/settings.local.json"
 CLAUDE_MATCHER = "Write|Edit|MultiEdit|NotebookEdit"
 OWN_HOOKS = ("pre-commit", "reference-transaction", "pre-push")
-CONFIG_KEYS = ("core.hooksPath", "core.excludesFile", "gc.auto", "dispatch.agent", "dispatch.plan")
+CONFIG_KEYS = ("core.hooksPath", "core.excludesFile", "gc.auto", "dispatch.agent", "dispatch.plan", "user.name",
+               "user.email")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class GuardSpec:
     original_hooks: Path  # the repository's own hooks directory, chained from ours
     claude: bool = False  # also install the Claude Code PreToolUse hook
     global_excludes: Path | None = None  # the user's excludes file, copied into ours (global_excludes())
+    identity: tuple[str, str] | None = None  # (name, email) of the agent's commits (naming.context.git_identity)
 
 
 def dispatch_dir(worktree: Path) -> Path:
@@ -136,6 +139,9 @@ def install(worktree: Path, spec: GuardSpec) -> list[str]:
         "gc.auto": "0",
         "dispatch.agent": spec.rules.agent,
         "dispatch.plan": str(spec.plan_path),
+        # Why per worktree: an agent's `git config user.email ...` writes the shared config, which
+        # every other agent's commits then carried; the worktree's own setting wins over it.
+        **({"user.name": spec.identity[0], "user.email": spec.identity[1]} if spec.identity else {}),
     })
     return notes
 

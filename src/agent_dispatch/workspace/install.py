@@ -1,13 +1,13 @@
 """The install step for a sprint's agent worktrees, shared by ``dispatch workspaces up`` and
 ``dispatch run``: each agent's territory rules from the plan, its hooks and ref guard, and the
-Claude Code edit hook when the agent (or its fallback) runs Claude Code."""
+Claude Code edit hook when the agent (or its fallback) runs Claude Code, its own git identity."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from agent_dispatch import git
-from agent_dispatch.naming.context import SprintContext
+from agent_dispatch.naming.context import SprintContext, git_identity
 from agent_dispatch.plan.model import Plan
 from agent_dispatch.workspace import guard, hooks
 from agent_dispatch.workspace.layout import AgentSpace
@@ -42,7 +42,8 @@ def sprint_installer(plan: Plan, plan_path: Path, root: Path, context: SprintCon
         rules = rules_from_plan(plan, space.agent, sprint_dir=context.sprint_dir, worktree=space.worktree,
                                 foreign_roots=[p for p in everyone if p != space.worktree])
         spec = hooks.GuardSpec(rules=rules, plan_path=plan_path, token=token, original_hooks=original,
-                               claude=uses_claude(plan, context, space.agent), global_excludes=excludes)
+                               claude=uses_claude(plan, context, space.agent), global_excludes=excludes,
+                               identity=git_identity(plan, space.agent))
         return hooks.install(space.worktree, spec)
 
     return install

@@ -7,8 +7,9 @@ A scenario is JSON::
 
 Which rules a request may take depends on what it is: a request offering tools takes any rule
 without "purpose"; a tool-less work request (aider's edit call) only rules with "notools": true;
-the CLIs' tool-less housekeeping calls (OpenCode's title, aider's commit message) only rules
-with the matching "purpose", and otherwise get a canned answer.
+the CLIs' tool-less housekeeping calls (OpenCode's title, aider's commit message, a request for
+JSON that follows a schema, such as Gemini CLI's model router) only rules with the matching
+"purpose", and otherwise get a canned answer (for JSON: the plainest value the schema accepts).
 
 This module knows nothing about HTTP or wire formats: ``wire`` turns a request into a
 :class:`Conversation`, :func:`plan_reply` turns that into a :class:`Reply`, ``wire`` renders it.
@@ -41,7 +42,7 @@ WRITE_TOOLS = (("Write", "file_path", "content"), ("write_file", "file_path", "c
 # Tools that read a file, with the path argument.
 READ_TOOLS = (("Read", "file_path"), ("read_file", "file_path"), ("read", "filePath"))
 
-PURPOSES = ("title", "commit-message")
+PURPOSES = ("title", "commit-message", "json")
 # Every key a step may have, with its JSON type; an entry of "tools" takes the action keys only.
 _STEP_TYPES: dict[str, type] = {"text": str, "tool": str, "input": dict, "tools": list,
                                 "shell": str, "write": str, "content": str, "read": str,
@@ -87,7 +88,8 @@ class Conversation:
     step: int
     tools: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> parameter schema
     cwd: str | None = None
-    purpose: str = "work"  # "work", "commit-message" (aider) or "title" (OpenCode)
+    purpose: str = "work"  # "work", "commit-message" (aider), "title" (OpenCode) or "json"
+    schema: dict[str, Any] | None = None  # the JSON schema a "json" request's answer must follow
     # Tools offered only inside Codex's code mode (an ``additional_tools`` input item whose tools
     # the model must call from JavaScript through the ``exec`` tool): none the fake can call.
     code_mode_tools: int = 0
@@ -223,6 +225,10 @@ def plan_reply(scenario: Scenario, convo: Conversation, budgets: Budgets) -> Rep
             return Reply(error=(err.status, err.message), kind="error")
     rule = _choose_rule(scenario, convo)
     if rule is None:
+        if convo.purpose == "json":
+            # Why: a client asking for JSON retries (with backoff) until the text parses; Gemini
+            # CLI's model router spent ~100 s on five attempts before every session's work.
+            return Reply(text=json.dumps(value_for_schema(convo.schema)), kind="canned")
         text = COMMIT_TEXT if convo.purpose == "commit-message" else CANNED_TEXT
         return Reply(text=text, kind="canned")
     step = _current_step(rule, convo, budgets)
@@ -240,6 +246,41 @@ def no_tools_message(convo: Conversation) -> str:
             "cannot script, so the session could do nothing. Fix: give this agent a model outside "
             "Codex's built-in catalogue, e.g. `model: fake-model` in the plan, or set no model and "
             "let `dispatch run --rehearse` choose one (docs/fake-model-server.md)")
+
+
+def value_for_schema(schema: Any) -> Any:
+    """The plainest value ``schema`` accepts: the first ``enum`` value, every property of an
+    object, ``minimum`` (else 1 for an integer, 0 for a number), ``"ok"`` for a string, false, an
+    empty array. Types may be upper-case (Gemini's OpenAPI-style ``"OBJECT"``); no schema gives
+    ``{}``."""
+    if not isinstance(schema, dict):
+        return {}
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    for key in ("anyOf", "oneOf"):
+        if isinstance(schema.get(key), list) and schema[key]:
+            return value_for_schema(schema[key][0])
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if str(k).lower() != "null"), "null")
+    kind = str(kind or ("object" if "properties" in schema else "")).lower()
+    if kind == "string":
+        return CANNED_TEXT
+    if kind == "integer":  # a count or a score (Gemini's router asks for 1-100)
+        return schema.get("minimum", 1)
+    if kind == "number":  # a fraction or a confidence (Gemini's loop check: 0 = no loop)
+        return schema.get("minimum", 0)
+    if kind == "boolean":
+        return False
+    if kind == "array":
+        return [value_for_schema(schema.get("items")) for _ in range(int(schema.get("minItems") or 0))]
+    if kind == "null":
+        return None
+    properties = schema.get("properties")
+    return {name: value_for_schema(sub) for name, sub in properties.items()} if isinstance(
+        properties, dict) else {}
 
 
 def _choose_rule(scenario: Scenario, convo: Conversation) -> Rule | None:

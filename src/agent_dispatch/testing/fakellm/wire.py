@@ -94,9 +94,11 @@ def find_cwd(texts: Iterable[str]) -> str | None:
     return None
 
 
-def _purpose(tools: dict, system: str, human: str) -> str:
+def _purpose(tools: dict, system: str, human: str, schema: dict[str, Any] | None) -> str:
     if tools:
         return "work"
+    if schema is not None:
+        return "json"
     if "# Diffs:" in human:
         return "commit-message"
     if _TITLE_CALL.search(system):
@@ -120,10 +122,11 @@ def _text_of(content: Any) -> str:
 
 
 def _conversation(api: str, model: str, turns: list[tuple[str, str]], tools: dict,
-                  system: str) -> Conversation:
+                  system: str, schema: dict[str, Any] | None = None) -> Conversation:
     human, step = _turns_summary(turns)
     cwd = find_cwd([system, *(text for _, text in turns)])
-    return Conversation(api, model, human, step, tools, cwd, _purpose(tools, system, human))
+    return Conversation(api, model, human, step, tools, cwd, _purpose(tools, system, human, schema),
+                        schema)
 
 
 # ---------------------------------------------------------------- Anthropic Messages
@@ -363,7 +366,18 @@ def parse_gemini(body: dict[str, Any], model: str) -> Conversation:
     system = body.get("systemInstruction") or body.get("system_instruction") or {}
     system_text = system if isinstance(system, str) else "\n".join(
         str(p.get("text", "")) for p in system.get("parts") or [] if isinstance(p, dict))
-    return _conversation("gemini", model, turns, tools, system_text)
+    return _conversation("gemini", model, turns, tools, system_text, _gemini_json_schema(body))
+
+
+def _gemini_json_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The schema of a structured-output request (``responseMimeType: application/json``), ``{}``
+    when it names none; None for an ordinary request. Gemini CLI's ``generateJson`` calls (model
+    router, next-speaker and loop checks, edit corrector) look like this."""
+    config = body.get("generationConfig") or body.get("generation_config") or {}
+    if not isinstance(config, dict) or config.get("responseMimeType") != "application/json":
+        return None
+    schema = config.get("responseJsonSchema") or config.get("responseSchema") or {}
+    return schema if isinstance(schema, dict) else {}
 
 
 def render_gemini(reply: Reply, convo: Conversation, usage: Usage, ref: str,
