@@ -254,3 +254,71 @@ def test_file_index_matches_like_pathspec(pattern: str):
     spec = pathspec.GitIgnoreSpec.from_lines([pattern])
     assert FileIndex(paths).matches(pattern) == [p for p in paths if spec.match_file(p)]
     assert TerritoryMatcher((pattern,), ()).outside(FileIndex(paths).matches(pattern)) == []
+
+
+def test_scan_skips_abstract_methods_and_documented_fallbacks(tmp_path: Path):
+    """Defect 9: init proposed P1 chains for an abstract method's `raise NotImplementedError()` and
+    for an intentional, commented fallback."""
+    from agent_dispatch.plan.propose import scan_file
+
+    (tmp_path / "signer.py").write_text('''import abc
+
+
+class Signer(abc.ABC):
+    """Signs payloads."""
+
+    def sign(self, data: bytes) -> bytes:
+        """Return the signature of ``data``.
+
+        Long explanation of the contract, over many lines,
+        so that no decorator is near the raise below.
+        More words.
+        Even more words.
+        """
+        raise NotImplementedError()
+
+
+class Base:
+    @abc.abstractmethod
+    def verify(self, data):
+        """Check it.
+
+        Lines.
+        More lines.
+        Even more lines.
+        And more.
+        """
+        raise NotImplementedError
+
+
+class Plugin:
+    def load(self):
+        """Subclasses override this to load their key."""
+        raise NotImplementedError
+
+
+def fast_hash(data):
+    try:
+        import xxhash
+        return xxhash.xxh64(data).hexdigest()
+    except Exception:  # optional accelerator: fall back to hashlib below
+        pass
+    try:
+        return data.hex()
+    except Exception:
+        # documented fallback: the caller retries with the pure-Python path
+        pass
+
+
+def unfinished(x):
+    raise NotImplementedError
+
+
+def careless(path):
+    try:
+        return open(path).read()
+    except Exception:
+        pass
+''')
+    hits = [(h.kind, h.function) for h in scan_file(tmp_path, "signer.py")]
+    assert hits == [("stub", "unfinished"), ("swallowed", "careless")]
