@@ -322,3 +322,24 @@ def careless(path):
 ''')
     hits = [(h.kind, h.function) for h in scan_file(tmp_path, "signer.py")]
     assert hits == [("stub", "unfinished"), ("swallowed", "careless")]
+
+
+def test_init_leaves_out_a_lint_command_that_is_not_installed(bookshop: Path, monkeypatch, capsys):
+    """Defect 9: PART 7 said `ruff check . && mypy .` "must pass" although neither was installed."""
+    (bookshop / "pyproject.toml").write_text("[project]\nname = 'bookshop'\n\n[tool.ruff]\n\n[tool.mypy]\n")
+    commit_all(bookshop, "tool config")
+    tools = bookshop.parent / "bin"
+    tools.mkdir()
+    for name in ("git", "python"):
+        (tools / name).symlink_to(shutil.which(name))
+    monkeypatch.setenv("PATH", str(tools))
+    assert init_project(bookshop) == 0
+    out = capsys.readouterr().out
+    assert "lint command `ruff check . && mypy .` not written into the plan: ruff, mypy not installed" in out
+    assert load_plan(bookshop / PLAN).plan.sprint.lint_command is None
+    for name in ("ruff", "mypy"):
+        (tools / name).write_text("#!/bin/sh\nexit 0\n")
+        (tools / name).chmod(0o755)
+    assert init_project(bookshop, force=True) == 0
+    assert load_plan(bookshop / PLAN).plan.sprint.lint_command == "ruff check . && mypy ."
+    assert "not installed" not in capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections import Counter
@@ -11,6 +12,7 @@ from typing import Any
 import pydantic
 
 from agent_dispatch import git, output
+from agent_dispatch.checkrun import missing_programs
 from agent_dispatch.errors import FatalError
 from agent_dispatch.files import write_atomic
 from agent_dispatch.naming import paths
@@ -206,6 +208,29 @@ def build_plan(root: Path, files: list[str], stack: Stack, proposal: Proposal, *
     return data
 
 
+def check_commands(root: Path, stack: Stack) -> Stack:
+    """``stack`` with its commands checked for existence: a lint command whose programs are not
+    installed is left out of the plan (the prompt would say it "must pass"), a missing build, test
+    or setup program is kept (the plan needs them) but noted — gate 1 refuses it until installed."""
+    notes = list(stack.notes)
+    lint = stack.lint
+    for label, command in (("build", stack.build), ("test", stack.test), ("setup", stack.setup), ("lint", lint)):
+        if not command or is_placeholder(command):
+            continue
+        missing = missing_programs(command, root)
+        if not missing:
+            continue
+        names = ", ".join(missing)
+        if label == "lint":
+            lint = None
+            notes.append(f"lint command `{command}` not written into the plan: {names} not installed; "
+                         "install it and set sprint.lint_command")
+        else:
+            notes.append(f"{label} command `{command}`: {names} not installed; install it or change "
+                         f"sprint.{label}_command (gate 1 refuses the sprint until it runs)")
+    return dataclasses.replace(stack, lint=lint, notes=tuple(notes))
+
+
 def _check_options(sprint: str, tool: str) -> str:
     if not re.fullmatch(SPRINT_ID_PATTERN, sprint):
         raise FatalError(f"invalid --sprint {sprint!r}: use letters, digits, '.', '_' and '-' "
@@ -246,7 +271,7 @@ def init_project(repo: Path | None = None, *, sprint: str = "sprint-01", theme: 
                          f"hint: pass --force to replace it, or --sprint {_next_free_sprint(root, sprint)} "
                          "to start another sprint")
     files = git.list_tracked_files(root)
-    stack = detect_stack(root, files)
+    stack = check_commands(root, detect_stack(root, files))
     proposal = propose(files, stack)
     if not set(proposal.territories) - {"LEAD"}:
         raise FatalError(f"no territory could be proposed: none of the {len(files)} tracked file(s) in "
