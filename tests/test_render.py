@@ -452,3 +452,23 @@ def test_cli_render(example_repo: Path) -> None:
     assert summary["sprint"] == "sprint-01"
     assert len(summary["agents"]) == 6 and len(summary["files"]) == 14
     assert all(Path(a["prompt"]).is_file() for a in summary["agents"])
+
+
+def test_prompts_fit_the_project_wave_and_layers(
+    example_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect 9: a wave-2 agent's task section was headed "Wave 1 (start immediately)", and BACKEND
+    owning one api.py was told its domain is "handlers, routes, services, middleware, request
+    validation"."""
+    summary = render(example_repo, capsys)
+    backend = prompt_of(summary, "backend")
+    assert "Wave 2 (starts once wave 1 is done):" in backend
+    assert "Wave 1 (start immediately)" not in backend
+    assert "YOUR DOMAIN: the backend code in bookshop/api.py. You own bookshop/api.py." in backend
+    assert "middleware" not in backend and "handlers, routes" not in backend
+    data = prompt_of(summary, "data")
+    assert "Wave 1 (start immediately):" in data
+    assert "YOUR DOMAIN: models, stores. You own bookshop/models.py, bookshop/store.py." in data
+    doc = (example_repo / SPRINT_DIR / "agent-A-backend.md").read_text(encoding="utf-8")
+    assert "Wave 2 (starts once wave 1 is done)." in doc and "(start immediately)" not in doc
+    assert "the backend code in bookshop/api.py" in doc

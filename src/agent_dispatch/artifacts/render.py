@@ -176,9 +176,10 @@ def _task_doc(
         agent=agent,
         chains=chains,
         chain_waves=[[by_id[c.id] for c in wave] for wave in chain_waves(agent.chains)],
+        wave_heading=sections.wave_heading(plan, me),
         context_files=sections.context_files(plan, ctx, agent, repo_files),
         territory=sections.territory(plan, ctx, agent),
-        domain_line=sections.domain_line(agent, me),
+        domain_line=sections.domain_line(plan, agent, me, repo_files),
         cross_context=sections.cross_agent_context(plan, ctx, agent),
         title=agent.domain.replace("-", " ").title() if agent.domain else me.role,
     )
