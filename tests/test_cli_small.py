@@ -36,3 +36,28 @@ def test_status_outside_a_repository_says_so(tmp_path: Path) -> None:
     assert "rev-parse" not in result.stderr and "Traceback" not in result.stderr
     assert f"{tmp_path} is not inside a git repository, so there is no sprint here" in result.stderr
     assert "hint: run dispatch from the repository of the sprint" in result.stderr
+
+
+def test_summary_without_success_criteria_has_no_empty_results_table() -> None:
+    """Defect 11: SPRINT-SUMMARY.md showed a "Results" table with a header and no rows."""
+    from agent_dispatch.artifacts.summary import ShipDecision, render_summary
+    from agent_dispatch.plan.loader import load_plan
+    from agent_dispatch.store.projections import new_state
+    from agent_dispatch.store.status import to_status
+    from conftest import EXAMPLE, EXAMPLE_PLAN
+
+    plan = load_plan(EXAMPLE / EXAMPLE_PLAN).plan
+    status = to_status(new_state())
+    decision = ShipDecision("NO-SHIP", (("every agent's work landed (0/5)", False),))
+
+    def text(p) -> str:
+        return render_summary(p, status, decision=decision, merge_log=[], facts={}, accepted=[], overrides={},
+                              base_commit=None)
+
+    with_criteria = text(plan)
+    assert plan.sprint.success_criteria and "| Goal | Status |" in with_criteria
+    bare = plan.model_copy(update={"sprint": plan.sprint.model_copy(update={"success_criteria": ()})})
+    without = text(bare)
+    assert "| Goal | Status |" not in without
+    results = without.split("## Results\n", 1)[1].split("\n## ", 1)[0]
+    assert "The plan has no success criteria" in results
