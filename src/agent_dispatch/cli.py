@@ -293,6 +293,19 @@ def status(
 
 
 @app.command()
+def clean(
+    sprint: SprintOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Also drop unlanded commits and uncommitted files.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Remove a finished sprint's agent worktrees and branches whose work landed; keeps (and names)
+    unlanded or uncommitted work unless --force."""
+    from agent_dispatch.commands.clean import clean_sprint
+
+    _show(clean_sprint, sprint=sprint, force=force, as_json=json)
+
+
+@app.command()
 def events(
     plan: OptionalPlanArg = None,
     sprint: SprintOpt = None,
