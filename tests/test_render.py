@@ -452,3 +452,50 @@ def test_cli_render(example_repo: Path) -> None:
     assert summary["sprint"] == "sprint-01"
     assert len(summary["agents"]) == 6 and len(summary["files"]) == 14
     assert all(Path(a["prompt"]).is_file() for a in summary["agents"])
+
+
+def test_prompts_fit_the_project_wave_and_layers(
+    example_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect 9: a wave-2 agent's task section was headed "Wave 1 (start immediately)", and BACKEND
+    owning one api.py was told its domain is "handlers, routes, services, middleware, request
+    validation"."""
+    summary = render(example_repo, capsys)
+    backend = prompt_of(summary, "backend")
+    assert "Wave 2 (starts once wave 1 is done):" in backend
+    assert "Wave 1 (start immediately)" not in backend
+    assert "YOUR DOMAIN: the backend code in bookshop/api.py. You own bookshop/api.py." in backend
+    assert "middleware" not in backend and "handlers, routes" not in backend
+    data = prompt_of(summary, "data")
+    assert "Wave 1 (start immediately):" in data
+    assert "YOUR DOMAIN: models, stores. You own bookshop/models.py, bookshop/store.py." in data
+    doc = (example_repo / SPRINT_DIR / "agent-A-backend.md").read_text(encoding="utf-8")
+    assert "Wave 2 (starts once wave 1 is done)." in doc and "(start immediately)" not in doc
+    assert "the backend code in bookshop/api.py" in doc
+
+
+def test_rerender_removes_task_docs_of_agents_that_are_gone(
+    example_repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Defect 11: `render` left the task doc of an agent removed from the plan."""
+    render(example_repo, capsys)
+    folder = example_repo / SPRINT_DIR
+    assert (folder / "agent-B-frontend.md").exists()
+    (folder / "agent-B-completion.md").write_text("# report\n")  # an agent's, never render's
+    (folder / "agent-Z-notes.md").write_text("mine\n")  # the user's own file
+
+    def drop_frontend(d: dict) -> None:
+        d["agents"] = [a for a in d["agents"] if a["name"] != "frontend"]
+        d["waves"] = [w for w in d["waves"] if w["number"] != 3]
+        for w in d["waves"]:
+            w["depends_on"] = [2 if n == 3 else n for n in w.get("depends_on", [])]
+        if "merge_order" in d:
+            d["merge_order"] = [n for n in d["merge_order"] if n != "frontend"]
+
+    edit_plan(example_repo, drop_frontend)
+    summary = render(example_repo, capsys)
+    assert "frontend" not in [a["name"] for a in summary["agents"]]
+    assert not (folder / "agent-B-frontend.md").exists()
+    assert not (folder / "activation-prompts" / "agent-B-frontend.md").exists()
+    assert (folder / "agent-B-completion.md").exists() and (folder / "agent-Z-notes.md").exists()
+    assert (folder / "agent-A-backend.md").exists()

@@ -117,6 +117,15 @@ def test_unknown_types_from_a_newer_version_still_load(log: EventLog) -> None:
     assert (status.unknown_events, status.events, status.agents["qa"].state) == (1, 3, "ACTIVE")
 
 
+def test_known_types_the_board_does_not_show_are_not_unknown(log: EventLog) -> None:
+    """Defect 11: `status --json` counted known but unprojected types (chain_failed, ...) as unknown."""
+    started(log)
+    log.append("chain_failed", agent="qa", chain="chain-1", data={"tier": 1})
+    log.append("message_queued", agent="qa", data={"kind": "retry", "file": "m.md"})
+    status = log.status()
+    assert (status.unknown_events, status.events) == (0, 3)
+
+
 def test_newer_schema_reads_but_refuses_to_append(log: EventLog) -> None:
     log.append("wave_started", data={"wave": 1})
     db = sqlite3.connect(log.path)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+import typer.core
 
 from agent_dispatch import __version__
 from agent_dispatch.error_handler import Exit, error_handler
@@ -19,6 +20,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _flag_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+    """No type column for an on/off flag: it takes no value, so ``--json <bool>`` misleads."""
+    if self.is_flag and not self.count:
+        return None
+    return _option_type(self, ctx)
+
+
+# The help table asks each option for its type; this typer release answers "<bool>" for flags too
+# (--json, --yes, even --help). One override covers every flag, declared here or by typer.
+_option_type = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 PlanArg = Annotated[Path, typer.Argument(help="Path to the sprint plan (dispatch.yaml).", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -276,6 +290,19 @@ def status(
         _run(lambda: watch_status(status_feed(plan, sprint=sprint)))
         return
     _show(show_status, plan, sprint=sprint, as_json=json)
+
+
+@app.command()
+def clean(
+    sprint: SprintOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Also drop unlanded commits and uncommitted files.")] = False,
+    json: JsonOpt = False,
+) -> None:
+    """Remove a finished sprint's agent worktrees and branches whose work landed; keeps (and names)
+    unlanded or uncommitted work unless --force."""
+    from agent_dispatch.commands.clean import clean_sprint
+
+    _show(clean_sprint, sprint=sprint, force=force, as_json=json)
 
 
 @app.command()

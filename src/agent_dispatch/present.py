@@ -16,6 +16,7 @@ from typing import Any
 from rich.live import Live
 
 from agent_dispatch import output
+from agent_dispatch.commands.clean import CleanResult
 from agent_dispatch.commands.conflicts import ConflictReport, PlannedOverlaps
 from agent_dispatch.commands.status import EventListing
 from agent_dispatch.commands.territory import TerritoryReport
@@ -192,11 +193,25 @@ def territory_report(report: TerritoryReport) -> None:
                  "owner should change in the completion report")
 
 
+def clean_result(result: CleanResult) -> None:
+    """`dispatch clean`: one line per agent branch, then what was kept and how to drop it."""
+    for item in result.items:
+        where = f" ({item.worktree})" if item.worktree else ""
+        verb = "removed" if item.removed else "kept   "
+        output.write(f"{verb} {item.branch}{where}: {item.reason.removeprefix('kept: ')}")
+    removed = sum(i.removed for i in result.items)
+    output.write(f"sprint {result.sprint}: {removed} branch(es) removed, {len(result.kept)} kept"
+                 if result.items else f"sprint {result.sprint}: no agent branches left")
+    if result.kept:
+        output.write(f"hint: land or save that work first; `dispatch clean --sprint {result.sprint} --force` "
+                     "drops it for good")
+
+
 _TEXT: dict[type, Callable[[Any], None]] = {
     ChainReported: chain_reported, P0Reported: p0_reported, GateApproved: gate_approved,
     GateOverridden: gate_overridden, FindingAccepted: finding_accepted, MessageQueued: message_queued,
     Status: status_board, EventListing: event_lines, PlanValidation: plan_validation,
     ConflictReport: conflict_report, PlannedOverlaps: planned_overlaps, WorkspaceList: workspace_list,
-    TerritoryReport: territory_report,
+    TerritoryReport: territory_report, CleanResult: clean_result,
 }
 _JSON: dict[type, Callable[[Any], None]] = {EventListing: events_json}

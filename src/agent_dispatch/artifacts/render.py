@@ -113,8 +113,14 @@ def lint_rendered(plan: Plan, rendered: RenderedSprint) -> list[str]:
     return problems
 
 
+# What the last render wrote in the plan's folder, so the next one removes the task docs of agents
+# that are gone — and only those: completion reports and the user's own files sit beside them.
+RENDERED_MANIFEST = ".dispatch-rendered"
+
+
 def write_rendered(rendered: RenderedSprint) -> list[Path]:
-    """Write every rendered file atomically; remove prompts of agents no longer dispatched."""
+    """Write every rendered file atomically; remove the prompts and task docs that an earlier
+    render wrote for agents no longer dispatched (never a file render did not write)."""
     written = []
     for name, text in rendered.files.items():
         target = rendered.directory / name
@@ -124,6 +130,18 @@ def write_rendered(rendered: RenderedSprint) -> list[Path]:
     for stale in sorted(prompt_dir.glob("agent-*.md")):
         if stale not in written:
             stale.unlink()
+    manifest = rendered.directory / RENDERED_MANIFEST
+    try:
+        before = manifest.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        before = []
+    for name in before:
+        stale = rendered.directory / name
+        if name and not name.startswith("#") and "/" not in name and stale not in written:
+            stale.unlink(missing_ok=True)
+    docs = sorted(rendered.task_docs.values())
+    write_atomic(manifest, "# task docs written by `dispatch render`; the next render removes stale ones\n"
+                 + "".join(f"{d}\n" for d in docs))
     return written
 
 
@@ -176,9 +194,10 @@ def _task_doc(
         agent=agent,
         chains=chains,
         chain_waves=[[by_id[c.id] for c in wave] for wave in chain_waves(agent.chains)],
+        wave_heading=sections.wave_heading(plan, me),
         context_files=sections.context_files(plan, ctx, agent, repo_files),
         territory=sections.territory(plan, ctx, agent),
-        domain_line=sections.domain_line(agent, me),
+        domain_line=sections.domain_line(plan, agent, me, repo_files),
         cross_context=sections.cross_agent_context(plan, ctx, agent),
         title=agent.domain.replace("-", " ").title() if agent.domain else me.role,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections import Counter
@@ -11,9 +12,11 @@ from typing import Any
 import pydantic
 
 from agent_dispatch import git, output
+from agent_dispatch.checkrun import missing_programs
 from agent_dispatch.errors import FatalError
 from agent_dispatch.files import write_atomic
 from agent_dispatch.naming import paths
+from agent_dispatch.plan.lint import PLACEHOLDER_FIELD, PLACEHOLDER_TITLE, placeholder_chains
 from agent_dispatch.plan.loader import dump_yaml, load_text
 from agent_dispatch.plan.model import KNOWN_TOOLS, SPRINT_ID_PATTERN, ToolName
 from agent_dispatch.plan.propose import (
@@ -47,7 +50,7 @@ WAVE_DESCRIPTIONS = {
 HIT_LABELS = {"stub": "Unfinished code", "swallowed": "Error silently ignored",
               "debug": "Leftover debug output"}
 MAX_AGENTS_PER_WAVE = 8
-STARTER = "STARTER — rewrite before dispatch"
+STARTER = f"{PLACEHOLDER_TITLE} — rewrite before dispatch"
 
 
 def _verify(test_command: str) -> str:
@@ -152,8 +155,8 @@ def _starter_chain(root: Path, proposal: Proposal, role: str, test_command: str)
     names = definitions(root, target)
     defines = f" (defines {', '.join(names)})" if names else ""
     return {"priority": "P2", "title": f"{STARTER}: {role} work in {target}",
-            "vector": f"REWRITE: entry point → call path into {target}{defines}",
-            "signal": f"REWRITE: what is broken in {target} and the evidence "
+            "vector": f"{PLACEHOLDER_FIELD} entry point → call path into {target}{defines}",
+            "signal": f"{PLACEHOLDER_FIELD} what is broken in {target} and the evidence "
                       "(error, failing request, log line)",
             "fix_site": target, "verify": _verify(test_command)}
 
@@ -205,6 +208,29 @@ def build_plan(root: Path, files: list[str], stack: Stack, proposal: Proposal, *
     return data
 
 
+def check_commands(root: Path, stack: Stack) -> Stack:
+    """``stack`` with its commands checked for existence: a lint command whose programs are not
+    installed is left out of the plan (the prompt would say it "must pass"), a missing build, test
+    or setup program is kept (the plan needs them) but noted — gate 1 refuses it until installed."""
+    notes = list(stack.notes)
+    lint = stack.lint
+    for label, command in (("build", stack.build), ("test", stack.test), ("setup", stack.setup), ("lint", lint)):
+        if not command or is_placeholder(command):
+            continue
+        missing = missing_programs(command, root)
+        if not missing:
+            continue
+        names = ", ".join(missing)
+        if label == "lint":
+            lint = None
+            notes.append(f"lint command `{command}` not written into the plan: {names} not installed; "
+                         "install it and set sprint.lint_command")
+        else:
+            notes.append(f"{label} command `{command}`: {names} not installed; install it or change "
+                         f"sprint.{label}_command (gate 1 refuses the sprint until it runs)")
+    return dataclasses.replace(stack, lint=lint, notes=tuple(notes))
+
+
 def _check_options(sprint: str, tool: str) -> str:
     if not re.fullmatch(SPRINT_ID_PATTERN, sprint):
         raise FatalError(f"invalid --sprint {sprint!r}: use letters, digits, '.', '_' and '-' "
@@ -245,7 +271,7 @@ def init_project(repo: Path | None = None, *, sprint: str = "sprint-01", theme: 
                          f"hint: pass --force to replace it, or --sprint {_next_free_sprint(root, sprint)} "
                          "to start another sprint")
     files = git.list_tracked_files(root)
-    stack = detect_stack(root, files)
+    stack = check_commands(root, detect_stack(root, files))
     proposal = propose(files, stack)
     if not set(proposal.territories) - {"LEAD"}:
         raise FatalError(f"no territory could be proposed: none of the {len(files)} tracked file(s) in "
@@ -258,8 +284,8 @@ def init_project(repo: Path | None = None, *, sprint: str = "sprint-01", theme: 
                       base=git.current_branch(root) or "main")
     header = HEADER.format(stack=stack.language, plan=f"{paths.sprint_dir(sprint)}/dispatch.yaml")
     text = header + dump_yaml(data)
-    warnings = _write_checked(target, text, files)
-    summary = _summary(target, stack, proposal, data, warnings)
+    warnings, placeholders = _write_checked(target, text, files)
+    summary = _summary(target, stack, proposal, data, warnings, placeholders)
     if as_json:
         output.write_json(summary)
     else:
@@ -267,17 +293,19 @@ def init_project(repo: Path | None = None, *, sprint: str = "sprint-01", theme: 
     return 0
 
 
-def _write_checked(target: Path, text: str, files: list[str]) -> int:
-    """Validate ``text`` as `dispatch validate` would, then write it atomically; the warning count."""
+def _write_checked(target: Path, text: str, files: list[str]) -> tuple[int, int]:
+    """Validate ``text`` as `dispatch validate` would, then write it atomically; the counts of
+    warnings and of placeholder chains (errors the user must fix by rewriting them, on purpose)."""
     loaded = load_text(text, str(target))
     problems = validate(loaded, files) + list(loaded.warnings)
-    errors = errors_only(problems)
+    placeholders = set(placeholder_chains(loaded))
+    errors = [p for p in errors_only(problems) if p not in placeholders]
     if errors:  # a starter plan that does not validate is a bug here: never write it
         listing = "\n".join(str(p) for p in errors)
         raise FatalError(f"the starter plan did not validate, so it was not written:\n{listing}\n"
                          "hint: this is a bug in dispatch init; report it with `git ls-files` output")
     write_atomic(target, text)
-    return len(problems)
+    return len(problems) - len(placeholders), len(placeholders)
 
 
 def _display(path: Path) -> str:
@@ -288,10 +316,12 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _summary(target: Path, stack: Stack, proposal: Proposal, data: dict, warnings: int) -> dict:
+def _summary(target: Path, stack: Stack, proposal: Proposal, data: dict, warnings: int,
+             placeholders: int) -> dict:
     waves = {name: w["number"] for w in data["waves"] for name in w["agents"]}
     return {
-        "plan": str(target), "valid": True, "warnings": warnings,
+        # not valid while a placeholder chain is left: `dispatch validate` refuses it until rewritten
+        "plan": str(target), "valid": not placeholders, "placeholders": placeholders, "warnings": warnings,
         "stack": {"name": stack.name, "language": stack.language, "evidence": list(stack.evidence),
                   "build_command": stack.build, "test_command": stack.test, "lint_command": stack.lint,
                   "setup_command": stack.setup, "components": [c.path for c in stack.components]},
@@ -329,6 +359,10 @@ def _print_summary(s: dict, shown: str) -> None:
     output.write(f"unassigned: {len(unassigned)} file(s){listed}")
     for note in s["notes"]:
         output.write(f"note: {note}")
-    output.write(f"wrote {shown} (valid, {s['warnings']} warning(s))")
+    if s["placeholders"]:
+        output.write(f"wrote {shown} ({s['placeholders']} STARTER chain(s) to rewrite before it validates, "
+                     f"{s['warnings']} warning(s))")
+    else:
+        output.write(f"wrote {shown} (valid, {s['warnings']} warning(s))")
     output.write("next:\n  1. edit the plan: rewrite the STARTER chains, check commands and territories\n"
                  f"  2. dispatch validate {shown}\n  3. dispatch render {shown}")

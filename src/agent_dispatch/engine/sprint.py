@@ -14,6 +14,7 @@ from typing import Any
 from agent_dispatch.engine import landing, review_gate
 from agent_dispatch.engine.agent_loop import message_values, queue_message, run_agent
 from agent_dispatch.engine.finish import finish
+from agent_dispatch.engine.preflight import check_tools_and_commands
 from agent_dispatch.engine.runtime import Runtime
 from agent_dispatch.engine.workspaces import prepare_worktrees
 from agent_dispatch.plan.model import Wave
@@ -45,11 +46,15 @@ def _approve(rt: Runtime, gate: str) -> bool:
 
 
 def gate1(rt: Runtime) -> SprintOutcome | None:
-    """Preflight: documents rendered and prompts lint-clean (render refuses otherwise), worktrees of
-    wave 1 ready; then the operator's go."""
+    """Preflight: every agent's tool and the sprint's commands installed (before anything is
+    created), documents rendered and prompts lint-clean (render refuses otherwise); then the
+    operator's go."""
     state = rt.state()
     if "gate-1" in state.gates_passed:
         return None
+    stop = _tools_and_commands(rt)
+    if stop:
+        return stop
     from agent_dispatch import git
     from agent_dispatch.artifacts.render import render_sprint, write_rendered
 
@@ -62,6 +67,19 @@ def gate1(rt: Runtime) -> SprintOutcome | None:
                                      "  dispatch approve gate-1 && dispatch resume " + str(rt.plan_path))
     rt.record(EventType.GATE_PASSED, gate="gate-1")
     return None
+
+
+def _tools_and_commands(rt: Runtime) -> SprintOutcome | None:
+    """Gate 1 fails, before any branch or worktree exists, when an agent's tool or a command is missing."""
+    report = check_tools_and_commands(rt)
+    for line in report.lines:
+        rt.say(f"preflight: {line}")
+    if not report.problems:
+        return None
+    rt.record(EventType.GATE_FAILED, gate="gate-1", reasons=report.problems)
+    listing = "\n".join(f"  - {p}" for p in report.problems)
+    return SprintOutcome(BLOCKED, f"gate 1 (preflight) failed; nothing was created:\n{listing}\n"
+                                  f"  fix them, then `dispatch resume {rt.plan_path}`")
 
 
 async def run_wave(rt: Runtime, wave: Wave) -> SprintOutcome | None:

@@ -40,6 +40,7 @@ from agent_dispatch.git.merge import commit_tree, hash_blob, merge_tree, merge_t
 from agent_dispatch.git.patches import FileDiff, commit_diffs, diff_lines, diff_patch, parse_diff
 from agent_dispatch.git.refs import (
     branch_exists,
+    branches_under,
     commit_authors,
     commits_and_boundary,
     commits_between,
@@ -47,6 +48,7 @@ from agent_dispatch.git.refs import (
     create_branch,
     create_tag,
     current_branch,
+    delete_branch,
     is_ancestor,
     last_commit_subject,
     merge_base,
@@ -103,10 +105,11 @@ from agent_dispatch.git.worktrees import (
 
 __all__ = [
     "FileDiff", "GitError", "Worktree", "add_detached_worktree", "add_detached_worktree_unpopulated",
-    "add_info_exclude", "add_worktree_unpopulated", "blob_sizes", "branch_exists", "changed_files",
-    "checkout_detach", "clean_untracked", "commit_all", "commit_authors", "commit_diffs", "commit_tree", "commits_and_boundary",
+    "add_info_exclude", "add_worktree_unpopulated", "blob_sizes", "branch_exists", "branches_under",
+    "changed_files", "checkout_detach", "clean_untracked", "commit_all", "commit_authors", "commit_diffs",
+    "commit_tree", "commits_and_boundary",
     "commits_between", "common_dir", "count_commits", "create_branch", "create_repo", "create_tag",
-    "current_branch", "detach_head", "diff_lines", "diff_many", "diff_patch", "diff_stat",
+    "current_branch", "delete_branch", "detach_head", "diff_lines", "diff_many", "diff_patch", "diff_stat",
     "drop_empty_worktree_config", "fast_forward_checkout", "get_config", "get_root", "git", "has_commit_graph",
     "has_path", "hash_blob", "hooks_dir", "index_file", "is_ancestor", "is_merging", "is_pristine", "is_repo",
     "is_tracked", "last_commit_subject", "list_tracked_files", "list_worktrees", "merge_base", "merge_tree",

@@ -19,6 +19,17 @@ def branch_exists(root: str | Path, branch: str) -> bool:
     return git("show-ref", "--verify", "--quiet", ref, cwd=root, check=False).ok
 
 
+def branches_under(root: str | Path, prefix: str) -> list[str]:
+    """Local branches named ``<prefix>/...`` (short names, sorted): a sprint's agent branches."""
+    out = git("for-each-ref", "--format=%(refname:short)", f"refs/heads/{prefix}/", cwd=root).stdout
+    return sorted(line for line in out.splitlines() if line)
+
+
+def delete_branch(root: str | Path, branch: str) -> None:
+    """Delete ``branch`` whatever it holds: the caller has decided its commits may go."""
+    git("branch", "-D", branch, cwd=root)
+
+
 def create_branch(root: str | Path, branch: str, start: str) -> None:
     """Create ``branch`` at ``start`` (fails when it exists)."""
     git("branch", "--no-track", branch, start, cwd=root)

@@ -5,13 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent_dispatch import git
-from agent_dispatch.errors import FatalError
+from agent_dispatch.errors import FatalError, GitError
 from agent_dispatch.store.log import EventLog
 
 
 def main_checkout(start: Path) -> Path:
     """The main checkout of the repository containing ``start`` (also from inside a worktree)."""
-    common = git.common_dir(start)
+    try:
+        common = git.common_dir(start)
+    except GitError:  # git's own words ("rev-parse ... failed") do not tell the user what to do
+        raise FatalError(f"{start} is not inside a git repository, so there is no sprint here\n"
+                         "hint: run dispatch from the repository of the sprint (or one of its agent "
+                         "worktrees), or pass the plan's path") from None
     if common.name != ".git":
         raise FatalError(f"cannot find the main checkout of {start} (bare repository?)")
     return common.parent

@@ -1,4 +1,5 @@
-"""Advisory lints (warnings): trace quality, measurable success criteria, paths that do not exist."""
+"""Lints: trace quality, measurable success criteria, paths that do not exist (warnings), and the
+placeholder chains of a starter plan that nobody rewrote (errors)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,32 @@ _MEASURABLE = re.compile(
     re.I,
 )
 _PATH = re.compile(r"(?<![\w`'\"])((?:[\w.-]+/)+[\w.-]*|[\w-]+\.(?:py|go|ts|tsx|js|jsx|rs|rb|java|php|c|h|cpp|md|yml|yaml|toml|json|sql))(?![\w(])")
+
+# What `dispatch init` writes into a chain it could not fill in from the code (commands/init.py).
+PLACEHOLDER_TITLE = "STARTER"
+PLACEHOLDER_FIELD = "REWRITE:"
+_PLACEHOLDER_KEYS = ("vector", "signal", "fix_site", "verify")
+
+
+def is_placeholder_chain(title: str, fields: Sequence[str]) -> bool:
+    """True for a chain still as ``dispatch init`` wrote it: titled STARTER or a field saying REWRITE."""
+    return title.lstrip().upper().startswith(PLACEHOLDER_TITLE) or any(
+        f.lstrip().upper().startswith(PLACEHOLDER_FIELD) for f in fields)
+
+
+def placeholder_chains(loaded: LoadedPlan) -> list[Problem]:
+    """Errors for starter chains nobody rewrote: dispatching one sends an agent a made-up task."""
+    problems = []
+    for i, agent in enumerate(loaded.plan.agents):
+        for j, chain in enumerate(agent.chains):
+            fields = [getattr(chain, key) for key in _PLACEHOLDER_KEYS]
+            if is_placeholder_chain(chain.title, fields):
+                problems.append(loaded.problem(
+                    ("agents", i, "chains", j, "title"),
+                    f"chain {chain.id!r} of {agent.name!r} is a placeholder written by `dispatch init`; "
+                    "hint: rewrite its title, vector, signal, fix_site and verify from the real defect "
+                    "(drop the STARTER / REWRITE markers), or delete the chain"))
+    return problems
 
 
 def trace_lint(loaded: LoadedPlan) -> list[Problem]:

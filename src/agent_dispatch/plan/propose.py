@@ -338,8 +338,67 @@ def _python_stub(lines: list[str], i: int) -> bool:
     return bool(opener) and lines[j].rstrip().endswith(":")
 
 
+_CLASS = re.compile(r"^\s*class\s+\w+")
+_ABSTRACT_BASE = re.compile(r"\b(ABC|ABCMeta|Protocol)\b")
+_DEF_LINE = re.compile(r"^\s*(async\s+)?def\s")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _opener_above(lines: list[str], i: int, pattern: re.Pattern[str]) -> int | None:
+    """Index of the nearest line above ``i`` matching ``pattern`` and indented less than line ``i``."""
+    indent = _indent(lines[i])
+    for j in range(i - 1, -1, -1):
+        if lines[j].strip() and _indent(lines[j]) < indent:
+            if pattern.match(lines[j]):
+                return j
+            if not lines[j].lstrip().startswith(("@", "#", ")")) and _indent(lines[j]) == 0:
+                return None  # left the top-level statement without finding one
+    return None
+
+
 def _abstract(lines: list[str], i: int) -> bool:
-    return any("abstractmethod" in lines[k] for k in range(max(0, i - 8), i))
+    """Line ``i`` lies in an abstract method: one decorated ``@abstractmethod``, one whose docstring
+    leaves it to subclasses, or any method of an abstract class (an ABC or Protocol base,
+    ``metaclass=ABCMeta``, or a class with abstract methods). Its ``raise NotImplementedError`` is
+    the interface, not unfinished work."""
+    if any("abstractmethod" in lines[k] for k in range(max(0, i - 8), i)):
+        return True
+    start = _opener_above(lines, i, _DEF_LINE)
+    if start is None:
+        return False
+    k = start - 1
+    while k >= 0 and lines[k].lstrip().startswith("@"):
+        if "abstract" in lines[k]:
+            return True
+        k -= 1
+    if any(re.search(r"\bsubclass(es)?\b|\boverrid", lines[k], re.I) for k in range(start + 1, i)):
+        return True
+    cls = _opener_above(lines, start, _CLASS)
+    if cls is None:
+        return False
+    header = " ".join(lines[cls:cls + 3]).split(":")[0]
+    if _ABSTRACT_BASE.search(header):
+        return True
+    body = []
+    for line in lines[cls + 1:]:
+        if line.strip() and _indent(line) <= _indent(lines[cls]):
+            break
+        body.append(line)
+    return any("abstractmethod" in line for line in body)
+
+
+def _documented(lines: list[str], i: int) -> bool:
+    """A comment on line ``i``, on a comment line just before it or (for an ``except`` / ``catch``
+    line) on the line after it says why: an intentional fallback, not a silently lost error."""
+    near = [lines[i]]
+    if i and re.match(r"^\s*(#|//|/\*)", lines[i - 1]):
+        near.append(lines[i - 1])
+    if i + 1 < len(lines) and re.match(r"^\s*(except\b|\}?\s*catch\b)", lines[i]):
+        near.append(lines[i + 1])
+    return any(re.search(r"(#|//|/\*)\s*\w", line) for line in near)
 
 
 def _print_is_debug(path: str, text: str) -> bool:
@@ -367,8 +426,12 @@ def _classify(path: str, lines: list[str], i: int, debug_prints: bool) -> tuple[
             return "stub", "function body is only `pass`"
         prev = next((lines[k] for k in range(i - 1, -1, -1) if lines[k].strip()), "")
         broad = re.match(r"^\s*except\s*(\((Base)?Exception\)|(Base)?Exception)?\s*(as \w+)?:", prev)
-        return ("swallowed", "exception silently ignored") if broad else None
-    if _SWALLOW.search(line):
+        if not broad:
+            return None
+        prev_index = max(k for k in range(i) if lines[k].strip())
+        documented = _documented(lines, i) or _documented(lines, prev_index)
+        return None if documented else ("swallowed", "exception silently ignored")
+    if _SWALLOW.search(line) and not _documented(lines, i):
         return "swallowed", "error silently ignored"
     if _DEBUG.search(line) or debug_prints and _PRINT.search(line):
         return "debug", "leftover debug output: " + line.strip()

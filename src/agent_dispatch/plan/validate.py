@@ -25,6 +25,7 @@ def validate(loaded: LoadedPlan, repo_files: Sequence[str] | None = None) -> lis
     if repo_files is not None:
         problems += _overlaps(loaded, repo_files)
         problems += lint.missing_paths(loaded, repo_files)
+    problems += lint.placeholder_chains(loaded)
     problems += lint.trace_lint(loaded) + lint.criteria_lint(loaded)
     return sorted(set(problems), key=lambda p: (p.line, p.col, p.field, p.message))
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from agent_dispatch.naming.context import AgentContext, SprintContext
 from agent_dispatch.naming.paths import CONFIG_DIR, DISPATCH_FILENAME, findings_path
 from agent_dispatch.plan.model import Agent, Chain, Plan
-from agent_dispatch.plan.roster import role_info
-from agent_dispatch.plan.territory import is_claimant, parse_pattern
+from agent_dispatch.plan.roster import base_role, role_info
+from agent_dispatch.plan.territory import is_claimant, owners_by_file, parse_pattern
 from agent_dispatch.plan.validate import effective_merge_order
 from agent_dispatch.prompts.chains import chain_files, ordered_chains, task_ids
 
@@ -95,8 +95,41 @@ def context_files(
     return out
 
 
-def domain_line(agent: Agent, me: AgentContext) -> str:
-    """``YOUR DOMAIN:`` text: the role's area and the exact paths the agent owns."""
+# Roles whose roster domain names code layers ("handlers, routes, services, ..."): the prompt names
+# only the layers the agent's own files show, so a signing library's BACKEND is not told it owns
+# routes and middleware it does not have.
+_LAYERED_ROLES = frozenset({"BACKEND", "FRONTEND", "SERVICES", "DATA", "DESIGN", "INFRA"})
+_SHOWN_FILES = 5
+
+
+def _stem(term: str) -> str:
+    word = term.split()[-1].lower()
+    return word[:-3] + "y" if word.endswith("ies") else word.removesuffix("s")
+
+
+def detected_layers(domain: str, owned: Sequence[str]) -> list[str]:
+    """The terms of a roster ``domain`` that the ``owned`` paths show (``models`` for
+    ``bookshop/models.py``), in the roster's order."""
+    paths = [f.lower() for f in owned]
+    return [t for t in domain.split(", ") if any(_stem(t) in p for p in paths)]
+
+
+def owned_files(plan: Plan, agent: Agent, repo_files: Sequence[str]) -> list[str]:
+    """The tracked files ``agent``'s territory claims."""
+    return [f for f, owners in owners_by_file(plan, repo_files).items() if agent.name in owners]
+
+
+def role_layers(plan: Plan, agent: Agent, repo_files: Sequence[str]) -> list[str]:
+    """The layers of the agent's roster domain that its own files show (empty for roles whose
+    domain is a duty, not a layer: QA, LEAD, RED TEAM, custom roles)."""
+    info = role_info(agent.role)
+    if info is None or base_role(agent.role) not in _LAYERED_ROLES:
+        return []
+    return detected_layers(info.domain, owned_files(plan, agent, repo_files))
+
+
+def domain_line(plan: Plan, agent: Agent, me: AgentContext, repo_files: Sequence[str]) -> str:
+    """``YOUR DOMAIN:`` text: the role's area as the agent's files show it, and the exact paths it owns."""
     info = role_info(agent.role)
     area = info.domain if info else f"the {agent.role} area"
     if me.base_role == "RED TEAM":
@@ -104,6 +137,16 @@ def domain_line(agent: Agent, me: AgentContext) -> str:
     if me.base_role == "LEAD":
         owned = ", ".join(agent.territory.include)
         return f"{area}. You own {owned} and merge everyone else's branches."
+    if info and me.base_role in _LAYERED_ROLES:
+        layers = role_layers(plan, agent, repo_files)
+        files = owned_files(plan, agent, repo_files)
+        if layers:
+            area = ", ".join(layers)
+        elif files:
+            more = f" and {len(files) - _SHOWN_FILES} more" if len(files) > _SHOWN_FILES else ""
+            area = f"the {me.base_role.lower()} code in {', '.join(files[:_SHOWN_FILES])}{more}"
+        else:
+            area = f"the {me.base_role.lower()} code of this project"
     return f"{area}. You own {', '.join(agent.territory.include)}."
 
 
@@ -148,6 +191,18 @@ def _who(plan: Plan, other: AgentContext) -> str:
     info = role_info(other.role)
     what = ", ".join(titles) if titles else (info.domain if info else other.role)
     return f"{other.name} ({other.role}: {what})"
+
+
+def wave_heading(plan: Plan, me: AgentContext) -> str:
+    """The agent's sprint wave as the plan has it: ``Wave 2 (starts once wave 1 is done)`` or
+    ``Wave 1 (start immediately)``; the order of chains inside it is given as steps."""
+    wave = next((w for w in plan.waves if w.number == me.wave), None)
+    if wave is None:
+        return "Not in any wave"
+    after = ", ".join(str(n) for n in sorted(wave.depends_on))
+    if after:
+        return f"Wave {wave.number} (starts once wave {after} {'is' if len(wave.depends_on) == 1 else 'are'} done)"
+    return f"Wave {wave.number} (start immediately)"
 
 
 def territory(plan: Plan, ctx: SprintContext, agent: Agent) -> TerritoryView:

@@ -21,7 +21,7 @@ from agent_dispatch.store.status import Status, to_status
 __all__ = ["PROJECTION_VERSION", "Status", "apply", "chain_key", "fold", "gate_name", "new_state",
            "project", "to_status"]
 
-PROJECTION_VERSION = 2
+PROJECTION_VERSION = 3  # 3: unknown_events counts only types this version does not know
 OUTPUT_TAIL_CHARS = 2000  # of verification output kept in the status
 MAX_DECISIONS = 50
 
@@ -279,12 +279,13 @@ _HANDLERS: dict[str, Callable[[State, Event], None]] = {
 
 
 def apply(state: State, event: Event) -> State:
-    """Fold one event into ``state`` (in place) and return it. Unknown types are only counted."""
+    """Fold one event into ``state`` (in place) and return it. Unknown types are only counted;
+    known types the board does not show (``chain_failed``, ``finding``, ...) are not unknown."""
     state["seq"], state["last_ts"], state["events"] = event.seq, event.ts, state["events"] + 1
     state["sprint"] = state["sprint"] or event.sprint
     handler = _HANDLERS.get(str(event.type)) if event.is_known else None
     if handler is None:
-        state["unknown_events"] += 1
+        state["unknown_events"] += 0 if event.is_known else 1
         return state
     if event.agent:
         _agent(state, event.agent)["last_ts"] = event.ts

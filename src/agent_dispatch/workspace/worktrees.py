@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from agent_dispatch import git, proc
+from agent_dispatch.checkrun import CHECK_ENV
 from agent_dispatch.errors import FatalError
 from agent_dispatch.workspace import pool, template
 from agent_dispatch.workspace.layout import AgentSpace
@@ -102,7 +103,7 @@ def run_setup(space: AgentSpace, command: str) -> None:
     marker = _marker(space.worktree)
     if marker.exists():
         return
-    env = {"DISPATCH_AGENT": space.agent, "DISPATCH_BRANCH": space.branch, "DISPATCH_WORKTREE": str(space.worktree)}
+    env = {**CHECK_ENV, "DISPATCH_AGENT": space.agent, "DISPATCH_BRANCH": space.branch, "DISPATCH_WORKTREE": str(space.worktree)}
     result = proc.run_shell_command(command, cwd=space.worktree, env=env)
     if not result.ok:
         tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-5:])
