@@ -27,7 +27,7 @@ from agent_dispatch.operations import (ChainReported, FindingAccepted, GateAppro
                                        P0Reported)
 from agent_dispatch.store.events import Event
 from agent_dispatch.store.status import Status
-from agent_dispatch.ui.board import board
+from agent_dispatch.ui.board import board, resume_line
 
 
 def show(result: Any, *, as_json: bool = False) -> int:
@@ -66,12 +66,12 @@ def p0_reported(result: P0Reported) -> None:
 
 def gate_approved(result: GateApproved) -> None:
     """`dispatch approve`: the gate, and how to continue."""
-    output.write(f"approved {result.gate}; continue with `dispatch resume <plan>`")
+    output.write(f"approved {result.gate}; continue with `{result.resume}`")
 
 
 def gate_overridden(result: GateOverridden) -> None:
     """`dispatch override`: the gate with its reason, and how to continue."""
-    output.write(f"overrode {result.gate} ({result.reason}); continue with `dispatch resume <plan>`")
+    output.write(f"overrode {result.gate} ({result.reason}); continue with `{result.resume}`")
 
 
 def finding_accepted(result: FindingAccepted) -> None:
@@ -91,8 +91,11 @@ def message_queued(result: MessageQueued) -> None:
 # -- commands ----------------------------------------------------------------------------------
 
 def status_board(status: Status) -> None:
-    """`dispatch status`: the board, once."""
+    """`dispatch status`: the board, once; when no orchestrator runs the sprint, how to resume it."""
     output.console.print(board(status))
+    resume = resume_line(status)
+    if resume:
+        output.write(resume)
 
 
 def watch_status(feed: Callable[[], Status], *, interval: float = 1.0) -> int:

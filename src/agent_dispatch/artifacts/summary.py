@@ -30,15 +30,19 @@ class ShipDecision:
 
 
 def ship_decision(plan: Plan, status: Status, *, landed: set[str], base_ok: bool,
-                  open_critical: int) -> ShipDecision:
+                  open_critical: int, landing_problem: str | None = None) -> ShipDecision:
     """SHIPPED when every merging agent landed on a validated base with nothing critical open;
-    NO-SHIP when nothing landed or the base is broken; PARTIAL otherwise."""
+    NO-SHIP when nothing landed or the base is broken; PARTIAL otherwise.
+
+    ``landed`` counts only work the base branch moved to; ``landing_problem`` (why validated work
+    did not land, and the fix) is named in the checklist."""
     mergers = [n for n in status.agents if n in {a.name for a in plan.agents}
                and base_role(plan.agent(n).role) not in NON_MERGING_ROLES]
     parked = [k for k, c in status.chains.items() if c.state == "PARKED"]
     untriaged = [p for p in status.p0 if not p.triaged]
     checklist = (
-        (f"every agent's work landed ({len(landed & set(mergers))}/{len(mergers)})", set(mergers) <= landed),
+        (f"every agent's work landed ({len(landed & set(mergers))}/{len(mergers)})"
+         + (f": {landing_problem}" if landing_problem else ""), set(mergers) <= landed and not landing_problem),
         (f"build and test pass on {plan.sprint.base_branch} (validated before every move)", base_ok),
         ("no unresolved CRITICAL finding", open_critical == 0),
         ("no P0 discovery left untriaged", not untriaged),

@@ -9,10 +9,11 @@ from pathlib import Path
 from agent_dispatch import git, output
 from agent_dispatch.commands.common import load_checked
 from agent_dispatch.engine.runtime import Options, Runtime, dispatch_dir
-from agent_dispatch.engine.sprint import FINISHED, PAUSED, SprintOutcome, run_sprint
+from agent_dispatch.engine.sprint import FINISHED, PAUSED, SprintOutcome, resume_hint, run_sprint
 from agent_dispatch.errors import FatalError
 from agent_dispatch.executors.registry import get_executor
 from agent_dispatch.naming.context import build_context, sprint_dir_for
+from agent_dispatch.store import liveness
 from agent_dispatch.store.log import EventLog
 from agent_dispatch.ui.board import board, live_board
 
@@ -77,8 +78,16 @@ def _run(plan_path: Path, *, repo: Path | None, options: Options, resume: bool) 
         raise FatalError(f"sprint {rt.plan.sprint.id} has not started\nhint: dispatch run {plan_path}")
     if state.started and not state.finished:
         output.write(f"resuming sprint {rt.plan.sprint.id} from its log ({rt.log.path})")
-    with live_board(rt.log, output.console):
-        outcome = asyncio.run(run_sprint(rt))
+    resume_command = resume_hint(rt)
+    try:
+        with liveness.orchestrating(rt.state_dir, resume=resume_command) as live:
+            with live_board(rt.log, output.console):
+                outcome = asyncio.run(run_sprint(rt))
+            live.end(outcome.status, outcome.message.splitlines()[0] if outcome.message else None)
+    except KeyboardInterrupt:
+        # Everything done so far is in the log; sessions were stopped and will get the recovery message.
+        output.write_err(f"interrupted: sprint {rt.plan.sprint.id} stopped; continue with: {resume_command}")
+        raise
     return report_outcome(rt, outcome)
 
 

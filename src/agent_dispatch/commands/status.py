@@ -10,7 +10,8 @@ from typing import Any
 from agent_dispatch.operations.locate import find_log
 from agent_dispatch.store.events import Event
 from agent_dispatch.store.log import EventLog
-from agent_dispatch.store.status import Status
+from agent_dispatch.store import liveness
+from agent_dispatch.store.status import Status, with_orchestrator
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,21 @@ def open_log(plan: Path | None, sprint: str | None) -> EventLog:
     return find_log(sprint=sprint, start=Path.cwd())
 
 
+def current_status(log: EventLog) -> Status:
+    """The status folded from ``log``, with whether an orchestrator runs the sprint now (its
+    liveness record next to the log)."""
+    return with_orchestrator(log.status(), liveness.assess(liveness.read(log.path.parent)))
+
+
 def show_status(plan: Path | None = None, *, sprint: str | None = None) -> Status:
-    """The sprint's status (the board's data), folded from its event log."""
-    return open_log(plan, sprint).status()
+    """The sprint's status (the board's data), folded from its event log, with its orchestrator."""
+    return current_status(open_log(plan, sprint))
 
 
 def status_feed(plan: Path | None = None, *, sprint: str | None = None) -> Callable[[], Status]:
     """A function returning the sprint's current status each time it is called (``status --watch``)."""
-    return open_log(plan, sprint).status
+    log = open_log(plan, sprint)
+    return lambda: current_status(log)
 
 
 def show_events(plan: Path | None = None, *, sprint: str | None = None, follow: bool = False,

@@ -16,9 +16,16 @@ from agent_dispatch.store.events import EventType
 
 
 def _merge_log(rt: Runtime) -> list[dict[str, Any]]:
-    log = []
-    for event in rt.log.read(types=[EventType.MERGE_STEP]):
+    log: list[dict[str, Any]] = []
+    for event in rt.log.read(types=[EventType.MERGE_STEP, EventType.REF_UPDATED]):
         data = event.data
+        if event.type == EventType.REF_UPDATED:
+            if data.get("new") is None:  # validated, but the base did not move: those did not land
+                for step in log:
+                    if step["ok"] and step["agent"] in (data.get("agents") or []) and not step.get("lost"):
+                        step.update(ok=False, lost=True, detail=f"validated, but {rt.plan.sprint.base_branch} "
+                                                                "did not move: not landed")
+            continue
         if data.get("already_landed"):
             continue
         if data.get("ok"):
@@ -49,7 +56,15 @@ def finish(rt: Runtime) -> str:
             criteria[criterion.text] = f"{'PASS' if check.ok else 'FAIL'} (exit {check.returncode} on {base[:12]})"
     status = rt.log.status()
     state = rt.state()
-    decision = ship_decision(rt.plan, status, landed=state.landed, base_ok=final.ok, open_critical=open_critical)
+    lost = [a for a in (state.landing_error or {}).get("agents") or [] if a not in state.landed]
+    problem = None
+    if state.landing_error is not None and lost:
+        blocking = state.landing_error.get("blocking") or []
+        problem = (f"{sprint.base_branch} did not move for {', '.join(lost)}"
+                   + (f": uncommitted changes to {', '.join(blocking)} in the way" if blocking else "")
+                   + f"; commit or stash them, then `dispatch merge {rt.plan_path}`")
+    decision = ship_decision(rt.plan, status, landed=state.landed, base_ok=final.ok, open_critical=open_critical,
+                             landing_problem=problem)
     facts = {e.agent: e.data.get("facts", {}) for e in rt.log.read(types=[EventType.REPORT_PARSED]) if e.agent}
     text = render_summary(rt.plan, status, decision=decision, merge_log=_merge_log(rt), facts=facts,
                           accepted=accepted or [], overrides=state.overrides, base_commit=base, criteria=criteria)

@@ -41,6 +41,9 @@ def land(
     base = git.rev_parse(root, f"refs/heads/{base_branch}")
     pool = ValidationPool(root, validation_dir, build=build_command, test=test_command, slots=slots, timeout=timeout)
     result = Train(str(root), pool, sprint=sprint, record=record).run(base, candidates, mode)
+    for agent in result.already:
+        # The base already contains this branch (landed before a crash, or merged by hand): landed.
+        record(EventType.MERGE_STEP, {"agent": agent, "ok": True, "already_landed": True})
     if not result.accepted:
         return result
     validated = result.tip
@@ -51,13 +54,22 @@ def land(
         new = git.commit_tree(root, git.tree_of(root, validated), parents, message)
     else:
         new = validated
-    move_base(root, base_branch, base, new, validated, record)
+    move_base(root, base_branch, base, new, validated, record,
+              agents=[link.candidate.agent for link in result.accepted])
     return result
 
 
-def move_base(root: Path, base_branch: str, old: str, new: str, validated: str, record: Record) -> bool:
+def move_base(root: Path, base_branch: str, old: str, new: str, validated: str, record: Record,
+              agents: Sequence[str] = ()) -> bool:
     """Move the base branch from ``old`` to ``new`` (whose tree is ``validated``'s), keeping any
-    checkout of it in step; never under local changes. Returns True when it moved."""
+    checkout of it in step; never under local changes. Returns True when it moved.
+
+    Records ``ref_updated`` either way, naming the ``agents`` whose work the move lands: with
+    ``new`` the commit the base points to now and ``validated`` true only when that commit's tree
+    is the one validation passed; when the base did not move, ``new`` is null, ``error`` says why
+    and ``blocking`` lists the checkout's uncommitted files the landing would have overwritten:
+    those agents did not land.
+    """
     ref = f"refs/heads/{base_branch}"
     checkout = git.worktree_of_branch(root, base_branch)
     try:
@@ -67,8 +79,29 @@ def move_base(root: Path, base_branch: str, old: str, new: str, validated: str, 
         else:
             git.update_ref(root, ref, new, old, reason="agent-dispatch: land validated merge")
     except git.GitError as e:
-        record(EventType.REF_UPDATED, {"ref": ref, "old": old, "new": None, "validated": True, "validated_commit": validated,
-                               "error": f"{e}\nhint: run `git merge --ff-only {new}` in {checkout or root} once it is clean"})
+        blocking = _blocking_files(root, checkout, old, new)
+        record(EventType.REF_UPDATED, {"ref": ref, "old": old, "new": None, "validated": False,
+                                       "validated_commit": validated, "agents": list(agents),
+                                       "checkout": str(checkout or root), "blocking": blocking,
+                                       "error": f"{e}\nhint: run `git merge --ff-only {new}` in {checkout or root} "
+                                                "once it is clean"})
         return False
-    record(EventType.REF_UPDATED, {"ref": ref, "old": old, "new": new, "validated": True, "validated_commit": validated})
+    moved_to = git.rev_parse(root, ref)
+    # The base must now hold exactly what was validated: the same commit, or (batch mode) a commit
+    # whose tree is the validated tip's.
+    ok = moved_to == new and git.tree_of(root, moved_to) == git.tree_of(root, validated)
+    record(EventType.REF_UPDATED, {"ref": ref, "old": old, "new": moved_to, "validated": ok,
+                                   "validated_commit": validated, "agents": list(agents)})
     return True
+
+
+def _blocking_files(root: Path, checkout: Path | None, old: str, new: str) -> list[str]:
+    """The checkout's uncommitted files that the move from ``old`` to ``new`` changes (in its way)."""
+    if checkout is None:
+        return []
+    try:
+        dirty = set(git.uncommitted_files(checkout))
+        changed = {path for _, path in git.changed_files(root, old, new)}
+    except git.GitError:
+        return []
+    return sorted(dirty & changed)

@@ -45,10 +45,50 @@ def _approve(rt: Runtime, gate: str) -> bool:
     return False
 
 
+def resume_hint(rt: Runtime) -> str:
+    """The command that continues this sprint, runnable as printed from anywhere in the repository."""
+    return f"dispatch resume {rt.plan_path}"
+
+
+def sprint_flag(rt: Runtime) -> str:
+    """``--sprint <id>``: operator commands need it once a repository has more than one sprint."""
+    return f"--sprint {rt.plan.sprint.id}"
+
+
+def dirty_base_checkout(rt: Runtime) -> SprintOutcome | None:
+    """Gate 1's check of the checkout of the base branch: landing fast-forwards it and never
+    touches uncommitted edits, so an edited file a landing changes would stop the sprint midway.
+    Tracked changes outside the sprint's own folder block the gate, with the choice spelled out;
+    an override of gate 1 accepts the risk."""
+    from agent_dispatch import git
+
+    if "gate-1" in rt.state().overrides:
+        return None
+    base = rt.plan.sprint.base_branch
+    checkout = git.worktree_of_branch(rt.root, base)
+    if checkout is None:
+        return None
+    sprint_dir = str(rt.context.sprint_dir).rstrip("/") + "/"  # relative to the root
+    untracked = set(git.untracked_files(checkout))
+    dirty = sorted(p for p in git.uncommitted_files(checkout) if p not in untracked and not p.startswith(sprint_dir))
+    if not dirty:
+        return None
+    listed = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
+    rt.record(EventType.GATE_FAILED, gate="gate-1", reasons=[f"uncommitted changes in the checkout of {base}: {listed}"])
+    return SprintOutcome(BLOCKED, (
+        f"gate 1 (preflight): the checkout of {base} at {checkout} has uncommitted changes: {listed}\n"
+        f"  Landing moves {base} and its checkout, and never touches your edits: a landing that changes one "
+        "of these files would stop the sprint. Before any agent runs, either\n"
+        f"  commit them:  git -C {checkout} commit -am \"wip\" && {resume_hint(rt)}\n"
+        f"  or stash them:  git -C {checkout} stash && {resume_hint(rt)}\n"
+        f"  or run anyway:  dispatch override gate-1 --reason \"my edits do not touch the sprint\" "
+        f"{sprint_flag(rt)} && {resume_hint(rt)}"))
+
+
 def gate1(rt: Runtime) -> SprintOutcome | None:
-    """Preflight: every agent's tool and the sprint's commands installed (before anything is
-    created), documents rendered and prompts lint-clean (render refuses otherwise); then the
-    operator's go."""
+    """Preflight, before anything is created: every agent's tool and the sprint's commands
+    installed, the checkout of the base branch without uncommitted changes; then documents rendered
+    and prompts lint-clean (render refuses otherwise), and the operator's go."""
     state = rt.state()
     if "gate-1" in state.gates_passed:
         return None
@@ -58,13 +98,17 @@ def gate1(rt: Runtime) -> SprintOutcome | None:
     from agent_dispatch import git
     from agent_dispatch.artifacts.render import render_sprint, write_rendered
 
+    stop = dirty_base_checkout(rt)
+    if stop:
+        return stop
+
     files = git.list_tracked_files(rt.root)
     rendered = render_sprint(rt.plan, rt.root, plan_path=rt.plan_path, repo_files=files)
     written = write_rendered(rendered)
     rt.record(EventType.OPERATOR_DECISION, decision="rendered", files=len(written))
     if not _approve(rt, "gate-1"):
         return SprintOutcome(PAUSED, "gate 1 (preflight) passed its checks and waits for you:\n"
-                                     "  dispatch approve gate-1 && dispatch resume " + str(rt.plan_path))
+                                     f"  dispatch approve gate-1 {sprint_flag(rt)} && {resume_hint(rt)}")
     rt.record(EventType.GATE_PASSED, gate="gate-1")
     return None
 
@@ -79,7 +123,7 @@ def _tools_and_commands(rt: Runtime) -> SprintOutcome | None:
     rt.record(EventType.GATE_FAILED, gate="gate-1", reasons=report.problems)
     listing = "\n".join(f"  - {p}" for p in report.problems)
     return SprintOutcome(BLOCKED, f"gate 1 (preflight) failed; nothing was created:\n{listing}\n"
-                                  f"  fix them, then `dispatch resume {rt.plan_path}`")
+                                  f"  fix them, then `{resume_hint(rt)}`")
 
 
 async def run_wave(rt: Runtime, wave: Wave) -> SprintOutcome | None:
@@ -102,11 +146,11 @@ async def run_wave(rt: Runtime, wave: Wave) -> SprintOutcome | None:
     if failed and gate not in state.overrides:
         rt.record(EventType.GATE_FAILED, gate=gate, failed=failed)
         return SprintOutcome(BLOCKED, f"gate 2 of wave {wave.number} failed: {', '.join(failed)} did not pass gate 3.\n"
-                                      f"  fix and `dispatch resume`, or `dispatch override {gate} --reason \"...\"` "
-                                      "to continue without them", failed)
+                                      f"  fix and `{resume_hint(rt)}`, or `dispatch override {gate} --reason \"...\" "
+                                      f"{sprint_flag(rt)} && {resume_hint(rt)}` to continue without them", failed)
     if not _approve(rt, gate):
         return SprintOutcome(PAUSED, f"wave {wave.number} is done and waits for you:\n"
-                                     f"  dispatch approve {gate} && dispatch resume {rt.plan_path}")
+                                     f"  dispatch approve {gate} {sprint_flag(rt)} && {resume_hint(rt)}")
     rt.record(EventType.GATE_PASSED, gate=gate, skipped=failed)
     return None
 
@@ -147,8 +191,13 @@ def land_agents(rt: Runtime, names: list[str], *, returns: bool = True) -> list[
                                              **{k: v for k, v in data.items() if k != "agent"}),
     )
     landed = [link.candidate.agent for link in result.accepted]
-    rt.say(f"merge train ({sprint.merge_mode}): landed {', '.join(landed) or 'nothing'} on {sprint.base_branch} "
-           f"after {result.runs} validation run(s)")
+    if landed and rt.state().landing_error is not None:
+        rt.say(f"merge train ({sprint.merge_mode}): validated {', '.join(landed)}, but {sprint.base_branch} did not "
+               "move: nothing landed")
+        landed = []
+    else:
+        rt.say(f"merge train ({sprint.merge_mode}): landed {', '.join(landed) or 'nothing'} on {sprint.base_branch} "
+               f"after {result.runs} validation run(s)")
     for agent, validation in result.culprits.items():
         if returns and _return(rt, agent, "merge-failed.md.j2", failures=[c for c in validation.checks if not c.ok],
                    landed=landed):
@@ -177,6 +226,27 @@ def _return(rt: Runtime, agent: str, template: str, kind: str | None = None, **v
     return True
 
 
+def landing_failed(rt: Runtime) -> SprintOutcome | None:
+    """A BLOCKED outcome when the last move of the base branch failed: those agents did not land,
+    and nothing later may land on (or branch from) a base that lacks them."""
+    state = rt.state()
+    error = state.landing_error
+    lost = [a for a in (error or {}).get("agents") or [] if a not in state.landed]
+    if error is None or not lost:  # none, or the operator merged them by hand since
+        return None
+    base = rt.plan.sprint.base_branch
+    agents = ", ".join(lost)
+    checkout = error.get("checkout") or str(rt.root)
+    cause = str(error.get("error") or "").splitlines()[0] if error.get("error") else "unknown"
+    blocking = error.get("blocking") or []
+    why = (f"your uncommitted changes to {', '.join(blocking)} in {checkout} are in the way"
+           if blocking else f"git refused: {cause}")
+    return SprintOutcome(BLOCKED, (
+        f"landing failed: {base} did not move, so {agents} did not land ({why}).\n"
+        f"  Nothing later lands on a base that lacks them; your uncommitted changes were not touched.\n"
+        f"  fix: commit or stash them (git -C {checkout} stash), then {resume_hint(rt)}"), lost)
+
+
 async def run_sprint(rt: Runtime) -> SprintOutcome:
     """Run (or continue) the whole sprint from whatever the log says happened already."""
     state = rt.state()
@@ -200,12 +270,24 @@ async def run_sprint(rt: Runtime) -> SprintOutcome:
             stop = await run_wave(rt, wave)
             if stop:
                 return stop
-            if not merged_waves or not await asyncio.to_thread(land_agents, rt, list(wave.agents)):
+            if not merged_waves:
+                break
+            returned = await asyncio.to_thread(land_agents, rt, list(wave.agents))
+            stop = landing_failed(rt)
+            if stop:
+                return stop
+            if not returned:
                 break
         rt.record(EventType.WAVE_COMPLETED, wave=wave.number)
     if not merged_waves:
         everyone = list(rt.context.dispatched)
-        while returned := await asyncio.to_thread(land_agents, rt, everyone):
+        while True:
+            returned = await asyncio.to_thread(land_agents, rt, everyone)
+            stop = landing_failed(rt)
+            if stop:
+                return stop
+            if not returned:
+                break
             await asyncio.gather(*(run_agent(rt, name) for name in returned))
     return await asyncio.to_thread(close_sprint, rt)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from agent_dispatch.store.events import Event, EventType
 
-ENGINE_STATE_VERSION = 1  # bump when the state's shape or the fold's meaning changes
+ENGINE_STATE_VERSION = 2  # bump when the state's shape or the fold's meaning changes
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,9 @@ class EngineState:
     gates_passed: set[str] = field(default_factory=set)
     approvals: dict[str, str] = field(default_factory=dict)  # gate → how (yes flag / approve / override reason)
     overrides: dict[str, str] = field(default_factory=dict)
-    landed: set[str] = field(default_factory=set)
+    landed: set[str] = field(default_factory=set)  # on the base branch: the base moved to include them
+    merging: set[str] = field(default_factory=set)  # accepted by the merge train, the base not moved yet
+    landing_error: dict[str, Any] | None = None  # the last move of the base that failed (ref_updated data)
     over_budget: bool = False  # the sprint-wide budget is spent
 
     @property
@@ -76,7 +78,8 @@ class EngineState:
             started=self.started, finished=self.finished, agents=defaultdict(AgentProgress, self.agents),
             waves_started=set(self.waves_started), waves_done=set(self.waves_done),
             gates_passed=set(self.gates_passed), approvals=dict(self.approvals),
-            overrides=dict(self.overrides), landed=set(self.landed), over_budget=self.over_budget)
+            overrides=dict(self.overrides), landed=set(self.landed), merging=set(self.merging),
+            landing_error=self.landing_error, over_budget=self.over_budget)
 
 
 def apply(state: EngineState, event: Event) -> None:
@@ -183,13 +186,26 @@ def _wave(s: EngineState, e: Event) -> None:
 
 def _merge_step(s: EngineState, e: Event) -> None:
     if e.data.get("ok") and e.agent:
-        s.landed.add(e.agent)
+        # A validated merge lands only when the base branch moves to it (ref_updated); a branch the
+        # base already contains has landed.
+        (s.landed if e.data.get("already_landed") else s.merging).add(e.agent)
+
+
+def _ref_updated(s: EngineState, e: Event) -> None:
+    agents = set(e.data.get("agents") or s.merging)  # logs written before `agents` was recorded
+    s.merging -= agents
+    if e.data.get("new") is None:
+        s.landing_error = dict(e.data)
+    else:
+        s.landed |= agents
+        s.landing_error = None
 
 
 def _returned(s: EngineState, e: Event) -> None:
     a = _progress(s, e.agent)
     _update(s, e.agent, gate3=None, returns=a.returns + 1, state="ACTIVE")
     s.landed.discard(e.agent or "")
+    s.merging.discard(e.agent or "")
 
 
 def _sprint(s: EngineState, e: Event) -> None:
@@ -217,6 +233,7 @@ _HANDLERS: dict[str, Callable[[EngineState, Event], None]] = {
     EventType.WAVE_STARTED: _wave,
     EventType.WAVE_COMPLETED: _wave,
     EventType.MERGE_STEP: _merge_step,
+    EventType.REF_UPDATED: _ref_updated,
     EventType.AGENT_RETURNED: _returned,
     EventType.SPRINT_STARTED: _sprint,
     EventType.SPRINT_FINISHED: _sprint,
@@ -243,7 +260,8 @@ class EngineProjection:
                 "agents": {name: dataclasses.asdict(a) for name, a in state.agents.items()},
                 "waves_started": sorted(state.waves_started), "waves_done": sorted(state.waves_done),
                 "gates_passed": sorted(state.gates_passed), "approvals": state.approvals,
-                "overrides": state.overrides, "landed": sorted(state.landed)}
+                "overrides": state.overrides, "landed": sorted(state.landed),
+                "merging": sorted(state.merging), "landing_error": state.landing_error}
 
     def load(self, data: Any) -> EngineState:
         return EngineState(
@@ -251,7 +269,8 @@ class EngineProjection:
             agents=defaultdict(AgentProgress, {name: AgentProgress(**a) for name, a in data["agents"].items()}),
             waves_started=set(data["waves_started"]), waves_done=set(data["waves_done"]),
             gates_passed=set(data["gates_passed"]), approvals=dict(data["approvals"]),
-            overrides=dict(data["overrides"]), landed=set(data["landed"]))
+            overrides=dict(data["overrides"]), landed=set(data["landed"]), merging=set(data["merging"]),
+            landing_error=data["landing_error"])
 
 
 ENGINE = EngineProjection()

@@ -62,7 +62,7 @@ def accept_finding(finding_id: str, *, reason: str, override: bool = False, by: 
         if finding.severity == "CRITICAL" and not override:
             raise FatalError(f"{finding_id} is CRITICAL ({finding.title}); CRITICAL findings block their branch\n"
                              f"hint: fix it on {finding.branch}, or, as the operator, "
-                             f"`dispatch accept {finding_id} --override --reason \"...\"`")
+                             f"`dispatch accept {finding_id} --override --reason \"...\" --sprint {events.sprint}`")
         who = operator_name(by)
         seq = events.append(EventType.FINDING_ACCEPTED, agent=finding.agent or None,
                             data={"id": finding_id, "reason": reason.strip(), "by": who, "override": override,

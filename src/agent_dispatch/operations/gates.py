@@ -22,6 +22,12 @@ class GateApproved:
     gate: str
     by: str
     seq: int
+    plan: str | None = None  # the plan the sprint runs from, for the resume command
+
+    @property
+    def resume(self) -> str:
+        """The command that continues the sprint past the gate, runnable as printed."""
+        return resume_command(self.plan)
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,24 @@ class GateOverridden:
     reason: str
     by: str
     seq: int
+    plan: str | None = None  # the plan the sprint runs from, for the resume command
+
+    @property
+    def resume(self) -> str:
+        """The command that continues the sprint past the gate, runnable as printed."""
+        return resume_command(self.plan)
+
+
+def resume_command(plan: str | None) -> str:
+    """``dispatch resume <plan>`` with the sprint's own plan when its log knows it."""
+    return f"dispatch resume {plan or '<plan>'}"
+
+
+def sprint_plan(log: EventLog) -> str | None:
+    """The plan path the sprint was started with (its ``sprint_started`` event), if any."""
+    started = next(iter(log.read(types=[EventType.SPRINT_STARTED])), None)
+    plan = started.data.get("plan") if started is not None else None
+    return str(plan) if plan else None
 
 
 def check_gate(gate: str) -> str:
@@ -50,7 +74,7 @@ def approve(gate: str, *, by: str | None = None, log: EventLog | None = None, sp
     with opened(log, sprint=sprint, start=start) as events:
         who = operator_name(by)
         seq = events.append(EventType.GATE_APPROVED, data={"gate": check_gate(gate), "by": who})
-        return GateApproved(events.sprint, gate, who, seq)
+        return GateApproved(events.sprint, gate, who, seq, sprint_plan(events))
 
 
 def override(gate: str, *, reason: str, by: str | None = None, log: EventLog | None = None,
@@ -63,4 +87,4 @@ def override(gate: str, *, reason: str, by: str | None = None, log: EventLog | N
         who = operator_name(by)
         seq = events.append(EventType.GATE_OVERRIDDEN,
                             data={"gate": check_gate(gate), "reason": reason.strip(), "by": who})
-        return GateOverridden(events.sprint, gate, reason.strip(), who, seq)
+        return GateOverridden(events.sprint, gate, reason.strip(), who, seq, sprint_plan(events))

@@ -34,5 +34,6 @@ def find_log(*, sprint: str | None, start: Path) -> EventLog:
     logs = sorted(base.glob("*/events.db")) if base.is_dir() else []
     if len(logs) != 1:
         found = ", ".join(p.parent.name for p in logs) or "none"
-        raise FatalError(f"cannot tell which sprint you mean (sprints with a log: {found})\nhint: pass --sprint")
+        choices = " or ".join(f"--sprint {p.parent.name}" for p in logs) or "--sprint <id>"
+        raise FatalError(f"cannot tell which sprint you mean (sprints with a log: {found})\nhint: pass {choices}")
     return EventLog(logs[0])

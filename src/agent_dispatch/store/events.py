@@ -260,9 +260,10 @@ class MergeStep(Payload):
 class RefUpdated(Payload):
     ref: str
     old: str | None
-    new: str | None
-    validated: bool
+    new: str | None  # null: the base did not move (``error`` says why) and ``agents`` did not land
+    validated: bool  # the commit the base moved to holds exactly the validated tree
     error: str | None = None
+    agents: list[str] = Field(default_factory=list)  # whose work this move lands
 
 
 class OperatorDecision(Payload):

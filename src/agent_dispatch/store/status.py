@@ -7,7 +7,7 @@ rules of REQ-5.06 that can be decided from events alone live here too.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from agent_dispatch.store.events import SETTLED_CHAIN_STATES, Health
@@ -105,6 +105,9 @@ class Status:
     merges: dict[str, dict[str, Any]]  # latest merge step per agent
     refs: dict[str, dict[str, Any]]  # latest update per ref
     decisions: tuple[dict[str, Any], ...]  # latest operator decisions
+    # Whether an orchestrator runs the sprint now (`store.liveness.assess`); None: none ever ran,
+    # or the status was not asked for it (the fold alone cannot know).
+    orchestrator: dict[str, Any] | None = None
 
     def as_data(self) -> dict[str, Any]:
         """A JSON-able dict."""
@@ -113,6 +116,22 @@ class Status:
     def chain_states(self, agent: str) -> dict[str, str]:
         """``{chain id: state}`` for one agent (what gate 3 needs)."""
         return {c.chain: c.state for c in self.chains.values() if c.agent == agent}
+
+
+def with_orchestrator(status: Status, orchestrator: dict[str, Any] | None) -> Status:
+    """``status`` with what is known about its orchestrator. A sprint that started, has not
+    finished and has no orchestrator running is not GREEN: nothing moves until someone resumes it
+    (interrupted, killed, failed: YELLOW; a pause for the operator or a failed gate already says so)."""
+    if orchestrator is None:
+        return status
+    status = replace(status, orchestrator=orchestrator)
+    if orchestrator["running"] or status.finished or status.started_ts is None:
+        return status
+    if orchestrator["state"] not in {"interrupted", "killed", "failed", "ended"}:
+        return status
+    reason = f"no orchestrator running ({orchestrator['meaning']}): nothing moves until `dispatch resume`"
+    health = Health.YELLOW.value if status.health == Health.GREEN.value else status.health
+    return replace(status, health=health, health_reasons=(*status.health_reasons, reason))
 
 
 def _wave_order(key: str) -> tuple[int, str]:
@@ -139,7 +158,8 @@ def assess_health(state: dict[str, Any]) -> tuple[Health, list[str]]:
         if update["new"] is not None and not update["validated"]:
             red.append(f"{ref} moved to an unvalidated commit")
         elif update["error"]:
-            yellow.append(f"{ref} was not moved: {update['error']}")
+            # Validated work that did not reach the base has not landed: as bad as a failed merge.
+            red.append(f"{ref} was not moved (work validated for it did not land): {update['error'].splitlines()[0]}")
     for gate in state["gates"].values():
         if gate["result"] == "failed":
             where = gate["agent"] or (f"wave {gate['wave']}" if gate["wave"] is not None else "")

@@ -29,6 +29,7 @@ def _ago(ts: float | None, now: float) -> str:
 def agent_table(status: Status, now: float | None = None) -> Table:
     """The agent status board (REQ-5.05 columns)."""
     now = time.time() if now is None else now
+    stopped = status.orchestrator is not None and not status.orchestrator["running"] and not status.finished
     table = Table(title=f"Sprint {status.sprint or '?'} — agents", title_justify="left", expand=False)
     for column in ("Agent", "Wave", "Status", "Current chain", "Done", "Left", "Sessions", "Blockers", "Last event"):
         table.add_column(column)
@@ -38,8 +39,10 @@ def agent_table(status: Status, now: float | None = None) -> Table:
         if chain is not None:
             current = f"{chain.chain} ({chain.state})"
         blockers = agent.reason or (", ".join(agent.violations) if agent.violations else "None")
-        table.add_row(name, str(agent.wave if agent.wave is not None else "—"),
-                      f"{STATE_ICONS.get(agent.state, '')} {agent.state}", current,
+        shown = f"{STATE_ICONS.get(agent.state, '')} {agent.state}"
+        if agent.state == "ACTIVE" and stopped:
+            shown = "⏹ ACTIVE (no orchestrator)"  # nobody evaluates its sessions until a resume
+        table.add_row(name, str(agent.wave if agent.wave is not None else "—"), shown, current,
                       f"{agent.chains_done}/{agent.chains_total}", str(agent.chains_total - agent.chains_done),
                       str(agent.attempts), blockers, _ago(agent.last_ts, now))
     return table
@@ -61,13 +64,38 @@ def wave_lines(status: Status) -> list[str]:
     return lines
 
 
+def orchestrator_line(status: Status, now: float | None = None) -> Text:
+    """Whether an orchestrator runs the sprint: ``running (pid, heartbeat)``, or plainly that none
+    does since when and why (`resume_line` has the command). Empty when unknown or finished."""
+    info = status.orchestrator
+    if info is None or status.finished:
+        return Text("")
+    now = time.time() if now is None else now
+    if info["running"]:
+        return Text(f"Orchestrator: running (pid {info['pid']}, heartbeat {_ago(info.get('heartbeat'), now)})",
+                    style="green")
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info["since"])) if info.get("since") else "?"
+    detail = f": {info['detail']}" if info.get("detail") and info["state"] in {"failed", "blocked"} else ""
+    return Text(f"Orchestrator: not running since {since}, {info['meaning']}{detail}", style="bold yellow")
+
+
+def resume_line(status: Status) -> str | None:
+    """``resume: <command>`` when no orchestrator runs an unfinished sprint; printed unwrapped
+    (`output.write`) so that it runs as printed."""
+    info = status.orchestrator
+    if info is None or info["running"] or status.finished or not info.get("resume"):
+        return None
+    return f"resume: {info['resume']}"
+
+
 def board(status: Status) -> Group:
-    """Health line, agent table and wave tracker as one renderable."""
+    """Health line, orchestrator line, agent table and wave tracker as one renderable."""
     health = Text(f"Health: {status.health}", style=HEALTH_STYLE.get(status.health, ""))
     if status.health_reasons:
         health.append("  (" + "; ".join(status.health_reasons[:4]) + ")", style="dim")
     finished = Text(f"Finished: {status.finished['outcome']}", style="bold") if status.finished else Text("")
-    return Group(health, agent_table(status), Text("\n".join(wave_lines(status))), finished)
+    return Group(health, orchestrator_line(status), agent_table(status), Text("\n".join(wave_lines(status))),
+                 finished)
 
 
 @contextlib.contextmanager
