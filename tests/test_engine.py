@@ -272,3 +272,15 @@ def test_operator_message_sent_while_a_session_runs_reaches_the_next_session(tmp
         assert "RETRY 1 OF 3" in text and "AssertionError: 1" in text  # the engine's follow-up too
     sessions = [e for e in events(repo) if e["type"] == "agent_session_started" and e["agent"] == "alpha"]
     assert len(sessions) == 2
+
+
+def test_parked_chain_shows_parked_with_its_reason(tmp_path: Path):
+    repo = sprint_repo(tmp_path, {"alpha": {"default": write_value(7)}})
+    dispatch(repo, "run", str(repo / PLAN), "--yes")
+    status = json.loads(dispatch(repo, "status", "--json", check=True).stdout)
+    chain = status["chains"]["alpha/chain-1"]
+    assert chain["state"] == "PARKED" and chain["park_reason"] == "retry_exhausted"
+    alpha = status["agents"]["alpha"]
+    assert (alpha["chains_done"], alpha["chains_parked"], alpha["chains_left"]) == (0, 1, 0)
+    board = dispatch(repo, "status", check=True).stdout
+    assert "PARKED" in board and "retry_exhausted" in board
