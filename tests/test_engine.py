@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -359,3 +360,118 @@ def test_an_agent_without_a_model_gets_the_runs_default_model_for_its_tool(tmp_p
     git(repo, "commit", "-qam", "plan names a model")
     rt = open_runtime(repo / PLAN, repo=repo, options=options)
     assert session_request(rt, "alpha", AgentProgress())[1].model == "plan-model"  # the plan's wins
+
+
+def _wait_for(path: Path, run: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert run.poll() is None and time.monotonic() < deadline, "the session never got there"
+        time.sleep(0.1)
+
+
+def test_interrupted_session_is_recovered_not_retried(tmp_path: Path):
+    """Ctrl-C of `dispatch run` during a session, then `dispatch resume`: the agent gets the
+    recovery message (its uncommitted work kept as a WIP commit), no chain failure, no retry tier."""
+    marker, saved = tmp_path / "alpha-working", tmp_path / "second-message.txt"
+    # Half-done when Ctrl-C comes: the edit in the worktree does not pass verify yet.
+    first = [{"chain": "chain-1", "state": "FIXING"}, {"write": "app/a.py", "content": "VALUE = 1\n"},
+             {"write": str(marker), "content": "x"}, {"sleep": 120}]
+    second = [{"save_message": str(saved)}, *write_value(2)]
+    repo = sprint_repo(tmp_path, {"alpha": {"1": first, "2": second}})
+    run = subprocess.Popen([sys.executable, "-m", "agent_dispatch", "run", str(repo / PLAN), "--yes"], cwd=repo,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(marker, run)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 130, out + err
+    result = dispatch(repo, "resume", str(repo / PLAN), "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    log = events(repo)
+    alpha = [e for e in log if e["agent"] == "alpha"]
+    assert not [e for e in alpha if e["type"] in {"chain_failed", "retry_scheduled"}]
+    assert [e["data"]["kind"] for e in alpha if e["type"] == "message_queued"] == ["recover"]
+    ended = next(e for e in alpha if e["type"] == "agent_session_ended")
+    assert ended["data"]["interrupted"] is True
+    assert any(e["type"] == "wip_committed" for e in alpha)
+    text = saved.read_text()
+    assert "RESUMING" in text and "interrupted" in text and "wip: auto-save before restart" in text
+    assert "Resume from chain chain-1" in text and "RETRY" not in text
+    assert git(repo, "show", "main:app/a.py").startswith("VALUE = 2\n")
+
+
+def test_retry_message_without_error_output_is_refused():
+    from agent_dispatch.checkrun import CheckResult
+    from agent_dispatch.engine import messages
+    from agent_dispatch.plan.model import Chain
+
+    chain = Chain(id="chain-1", priority="P1", title="t", vector="v", signal="s", fix_site="f", verify="`true`")
+    values = {"attempt": 2, "codename": "A", "agent": "alpha", "sprint": "s", "branch": "b", "report_path": "r",
+              "build_command": "b", "test_command": "t", "chain": chain, "history": [], "verify_command": "true"}
+    for failures in ([], [CheckResult("verify", "chain-1", "true", False, 1, "  ")]):
+        with pytest.raises(ValueError, match="no error output"):
+            messages.retry_message(1, **values, failures=failures)
+    # A command that fails silently still gives the agent something to read.
+    from agent_dispatch.checkrun import run_check
+    silent = run_check("verify", "chain-1", "exit 3", Path.cwd(), timeout=30)
+    assert not silent.ok and "exit status 3" in silent.output
+    assert "exit status 3" in messages.retry_message(1, **values, failures=[silent])
+
+
+def test_uncommitted_work_is_not_verified_as_done(tmp_path: Path):
+    """A chain whose fix is only in the worktree is not done: the agent is asked to commit it, and the
+    chain counts once the committed branch tip passes."""
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"default": [{"report": "COMPLETE"}]}))
+    script = ("printf 'VALUE = 2\\n' > app/a.py\n"
+              f"{sys.executable} -m agent_dispatch.testing.scripted_agent {report}\n"
+              'git add "$DISPATCH_REPORT_PATH" && git commit -q -m report\n'
+              'if [ "$DISPATCH_ATTEMPT" = 2 ]; then git add -A && git commit -q -m "commit the fix"; fi\n')
+    repo = sprint_repo(tmp_path, {}, commands={"alpha": ["sh", "-c", script]})
+    result = dispatch(repo, "run", str(repo / PLAN), "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    log = events(repo)
+    second = next(e["seq"] for e in log if e["type"] == "agent_session_started" and e["agent"] == "alpha"
+                  and e["data"]["attempt"] == 2)
+    done = [e["seq"] for e in log if e["type"] == "chain_state" and e["agent"] == "alpha"
+            and e["data"].get("source") == "tool" and e["data"]["state"] == "COMPLETE"]
+    assert done and min(done) > second  # not after session 1, whose fix was never committed
+    queued = [e for e in log if e["type"] == "message_queued" and e["agent"] == "alpha"]
+    assert [e["data"]["kind"] for e in queued] == ["uncommitted"]
+    text = Path(queued[0]["data"]["file"]).read_text()
+    assert "UNCOMMITTED WORK" in text and "app/a.py" in text
+    assert git(repo, "show", "main:app/a.py") == "VALUE = 2\n"
+
+
+@pytest.mark.parametrize("sneak", list(SNEAKS))
+def test_territory_crossing_gets_the_territory_follow_up(tmp_path: Path, sneak: str):
+    """An agent that changed another agent's file is told which file, whose it is and what to do
+    (R-03), not asked to commit its work."""
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"default": [{"report": "COMPLETE"}]}))
+    script = ("if [ \"$DISPATCH_ATTEMPT\" = 1 ]; then\n"
+              f"printf 'VALUE = 2\\n' > app/a.py && printf \"NAME = 'x'\\n\" > app/b.py && git add -A\n"
+              "git commit -q -m both\n"
+              f"{SNEAKS[sneak]}\n"
+              "fi\n"
+              f"{sys.executable} -m agent_dispatch.testing.scripted_agent {report}\n"
+              'git add "$DISPATCH_REPORT_PATH" && git commit -q -m report\n')
+    repo = sprint_repo(tmp_path, {}, commands={"alpha": ["sh", "-c", script]})
+    dispatch(repo, "run", str(repo / PLAN), "--yes")
+    queued = [e for e in events(repo) if e["type"] == "message_queued" and e["agent"] == "alpha"]
+    assert queued and queued[0]["data"]["kind"] == "territory"
+    text = Path(queued[0]["data"]["file"]).read_text()
+    assert "app/b.py" in text and "owned by beta" in text and "Issues for Other Agents" in text
+    assert "Commit what belongs to your chains" not in text
+    assert ("git restore" if sneak == "uncommitted" else "git checkout main -- app/b.py") in text
+
+
+def test_parked_chain_shows_parked_with_its_reason(tmp_path: Path):
+    repo = sprint_repo(tmp_path, {"alpha": {"default": write_value(7)}})
+    dispatch(repo, "run", str(repo / PLAN), "--yes")
+    status = json.loads(dispatch(repo, "status", "--json", check=True).stdout)
+    chain = status["chains"]["alpha/chain-1"]
+    assert chain["state"] == "PARKED" and chain["park_reason"] == "retry_exhausted"
+    alpha = status["agents"]["alpha"]
+    assert (alpha["chains_done"], alpha["chains_parked"], alpha["chains_left"]) == (0, 1, 0)
+    board = dispatch(repo, "status", check=True).stdout
+    assert "PARKED" in board and "retry_exhausted" in board

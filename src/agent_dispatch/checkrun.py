@@ -64,6 +64,8 @@ def run_check(kind: str, name: str, command: str, worktree: Path, *, timeout: fl
     """Run one operator-written command in ``worktree`` and keep the tail of its output."""
     result = proc.run_shell_command(command, cwd=worktree, env=CHECK_ENV, timeout=timeout)
     output = tail((result.stdout + ("\n" if result.stdout and result.stderr else "") + result.stderr).strip())
+    if not result.ok and not output:  # a silent failure still tells whoever reads it what happened
+        output = f"(the command printed nothing; exit status {result.returncode})"
     return CheckResult(kind, name, command, result.ok, result.returncode, output)
 
 

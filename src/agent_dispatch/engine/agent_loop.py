@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,17 @@ from agent_dispatch.agents.base import SessionOutcome, SessionRequest
 from agent_dispatch.artifacts.completion import read_report
 from agent_dispatch.checkrun import CheckResult, run_check
 from agent_dispatch.engine import messages, review_gate
-from agent_dispatch.engine.gates import SETTLED_STATES, gate3
+from agent_dispatch.engine.gates import SETTLED_STATES, gate3, removed_lines_by_file
 from agent_dispatch.engine.runtime import Runtime
 from agent_dispatch.engine.state import AgentProgress, EngineState
 from agent_dispatch.engine.verify import run_chain_verify, verify_command
 from agent_dispatch.plan.model import Agent, Chain
+from agent_dispatch.plan.territory import territory_rules
 from agent_dispatch.sessions.runner import (
     RunningSession,
     SessionRun,
     adopt_session,
+    ended_session,
     finish_session,
     start_session,
 )
@@ -34,6 +36,7 @@ from agent_dispatch.store.events import EventType
 
 PRIORITY_ORDER = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 OPERATOR_MESSAGE = "operator"  # kind of the message `dispatch message` queues
+# Sessions that did not end on their own (stopped, timed out, lost): recovered, never judged as failures.
 CRASH_REASONS = {"timeout", "killed", "lost"}
 # The session could not work at all (its CLI offered the model no tools): a fault of the setup,
 # not an attempt of the agent's, and every further session would end the same way.
@@ -46,6 +49,7 @@ class Evaluation:
     failing: dict[str, list[CheckResult]]  # chain id → failed checks attributed to it
     completed: list[str]
     open_chains: list[Chain]
+    uncommitted: list[str] = field(default_factory=list)  # when set, nothing was checked
 
 
 def ordered_chains(agent: Agent) -> list[Chain]:
@@ -118,9 +122,10 @@ async def _wait(rt: Runtime, name: str, attempt: int, running: RunningSession, *
     try:
         run = await finish_session(running)
     except (asyncio.CancelledError, KeyboardInterrupt):
-        # Ctrl-C: the runner stopped the whole session tree; say so in the log; resume restarts it.
+        # Ctrl-C: the runner stopped the whole session tree; say so in the log; resume recovers it.
         if running.result is not None:
-            rt.record(EventType.AGENT_SESSION_ENDED, agent=name, attempt=attempt, **extra, **running.result.as_data())
+            rt.record(EventType.AGENT_SESSION_ENDED, agent=name, attempt=attempt, interrupted=True, **extra,
+                      **running.result.as_data())
         raise
     rt.record(EventType.AGENT_SESSION_ENDED, agent=name, attempt=attempt, **extra, **run.result.as_data())
     return run
@@ -134,9 +139,28 @@ async def _adopt(rt: Runtime, name: str, progress: AgentProgress) -> SessionRun:
     return await _wait(rt, name, progress.attempts, running, adopted=True)
 
 
-def _outcome(rt: Runtime, name: str, run: SessionRun | None) -> SessionOutcome:
-    if run is None:  # the controller died after the session ended: judge by the tool's checks
+def _unwatched(rt: Runtime, name: str) -> SessionRun | SessionOutcome:
+    """The latest session, which ended while no controller waited for it (Ctrl-C, a dead controller).
+
+    Its outcome when it was already read before the controller stopped; else the session as it ended
+    (an interrupted one was stopped: ``killed``), for `_outcome` to read and record.
+    """
+    progress = rt.state().agents[name]
+    read = progress.last_outcome
+    if read is not None and read.get("attempt") == progress.attempts:
+        return SessionOutcome(read["reason"], None)
+    if progress.last_end is None or progress.last_end.get("attempt") != progress.attempts:
+        # nothing recorded of how it ended: judge by the tool's checks
         return SessionOutcome("ended", None)
+    return ended_session(session_tool(progress, rt.context.agent(name).tool), progress.last_end, rt.executor)
+
+
+def _outcome(rt: Runtime, name: str, run: SessionRun | None) -> SessionOutcome:
+    if run is None:
+        unwatched = _unwatched(rt, name)
+        if isinstance(unwatched, SessionOutcome):
+            return unwatched
+        run = unwatched
     progress = rt.state().agents[name]
     outcome, summary, spent = run.outcome, run.outcome.summary, run.usage
     usage: dict[str, Any] = {}
@@ -175,9 +199,17 @@ def _over_budget(rt: Runtime, name: str, state: EngineState) -> tuple[str, str] 
 
 
 def evaluate(rt: Runtime, agent: Agent, worktree: Path) -> Evaluation:
-    """Run build, test and every open chain's verify in the worktree; attribute failures to chains."""
+    """Run build, test and every open chain's verify in the worktree; attribute failures to chains.
+
+    Only what will land is verified, the committed branch tip: with uncommitted changes in the
+    worktree nothing is run and no chain counts as done (the agent is asked to commit first).
+    """
     progress = rt.state().agents[agent.name]
     timeout = rt.options.check_timeout
+    uncommitted = git.uncommitted_files(worktree)
+    if uncommitted:
+        still = [c for c in ordered_chains(agent) if progress.chain_state.get(c.id) not in SETTLED_STATES]
+        return Evaluation([], {}, [], still, uncommitted)
     checks = [run_check("build", "build", rt.plan.sprint.build_command, worktree, timeout=timeout)]
     if checks[0].ok:
         checks.append(run_check("test", "test", rt.plan.sprint.test_command, worktree, timeout=timeout))
@@ -233,25 +265,22 @@ def _after_session(rt: Runtime, name: str, run: SessionRun | None) -> None:
         return
     values = message_values(rt, name)
     done = [c.id for c in agent.chains if c.id not in {o.id for o in evaluation.open_chains}]
-    # A session that died or ran out of context did not finish: continue it before judging failures.
-    if outcome.reason in CRASH_REASONS and evaluation.open_chains:
-        chain = evaluation.open_chains[0]
+    # A session that died, was stopped or ran out of context did not finish: continue it, never
+    # judge it as a failed verification (no retry tier is spent on it).
+    if outcome.reason in CRASH_REASONS and (evaluation.open_chains or _follow_up(rt, name, values)):
+        chain = evaluation.open_chains[0] if evaluation.open_chains else None
         log = git.recent_log(ctx.worktree, 5).strip()
         text = messages.render_message("recover.md.j2", **values, wip_commit=wip, recent_log=log, done=done,
-                                       resume_from=chain, resume_state=progress.claimed.get(chain.id, "QUEUED"))
+                                       cause=_stop_cause(outcome, progress), resume_from=chain,
+                                       resume_state=progress.claimed.get(chain.id, "QUEUED") if chain else None)
         queue_message(rt, name, "recover", text)
     elif outcome.reason == "limit" and evaluation.open_chains:
         text = messages.render_message("continue.md.j2", **values, done=done, open_chains=evaluation.open_chains)
         queue_message(rt, name, "continue", text)
     elif _retry(rt, name, agent, evaluation, progress):
         return
-    elif _needs_nudge(rt, name, ctx.worktree, ctx.report) and progress.nudges < rt.options.max_nudges:
-        report = read_report(ctx.worktree / ctx.report)
-        text = messages.render_message("missing-report.md.j2", **values, empty=report is not None,
-                                       report_ok=report is not None and report.is_substantive,
-                                       uncommitted=git.uncommitted_files(ctx.worktree),
-                                       chain_ids=", ".join(c.id for c in agent.chains) or "none")
-        queue_message(rt, name, "missing_report", text)
+    elif progress.nudges < rt.options.max_nudges and (follow_up := _follow_up(rt, name, values)):
+        queue_message(rt, name, *follow_up)
     elif (progress.pending_message or {}).get("kind") == OPERATOR_MESSAGE:
         return  # the operator wrote while the session ran: the agent reads it before gate 3 decides
     else:
@@ -266,6 +295,43 @@ def _stop_for_setup(rt: Runtime, name: str, outcome: SessionOutcome) -> None:
     rt.record(EventType.GATE_FAILED, agent=name, gate=f"gate-3:{name}", reasons=[why])
     rt.record(EventType.AGENT_STATE, agent=name, state="FAILED", reason=why)
     rt.say(f"{name}: stopped, {why}")
+
+
+def _stop_cause(outcome: SessionOutcome, progress: AgentProgress) -> str:
+    """Why a session did not end on its own, as the recovery message tells the agent."""
+    if (progress.last_end or {}).get("interrupted"):
+        return "was interrupted: the orchestrator was stopped (Ctrl-C) while it ran"
+    return {"timeout": "ran out of time: the orchestrator's session timeout stopped it",
+            "killed": "was stopped by the orchestrator"}.get(outcome.reason, "crashed or was lost")
+
+
+def _follow_up(rt: Runtime, name: str, values: dict[str, Any]) -> tuple[str, str] | None:
+    """(kind, text) of what the agent must fix before gate 3 judges it, or None.
+
+    Files outside its territory first (R-03: which file, whose, what to do), then a missing or empty
+    report, then uncommitted work ("commit your work").
+    """
+    agent, ctx = rt.agent(name)
+    base = rt.plan.sprint.base_branch
+    uncommitted = git.uncommitted_files(ctx.worktree)
+    committed = [p for _, p in git.changed_files(ctx.worktree, base, "HEAD")]
+    rules = territory_rules(rt.plan, name, allowed=[ctx.report])
+    violations = rules.violations(sorted(set(committed) | set(uncommitted)),
+                                  removed_lines_by_file(ctx.worktree, base, "HEAD"))
+    if violations:
+        crossed = [{"path": v.path, "why": v.describe(), "uncommitted": v.path in uncommitted} for v in violations]
+        owners = sorted({v.owner for v in violations if v.owner})
+        outside = {v.path for v in violations}
+        text = messages.render_message("territory.md.j2", **values, violations=crossed, owners=owners,
+                                       base_branch=base, own_uncommitted=[p for p in uncommitted if p not in outside])
+        return "territory", text
+    report = read_report(ctx.worktree / ctx.report)
+    report_ok = report is not None and report.is_substantive
+    if report_ok and not uncommitted:
+        return None
+    text = messages.render_message("missing-report.md.j2", **values, empty=report is not None, report_ok=report_ok,
+                                   uncommitted=uncommitted, chain_ids=", ".join(c.id for c in agent.chains) or "none")
+    return ("uncommitted" if report_ok else "missing_report"), text
 
 
 def _retry(rt: Runtime, name: str, agent: Agent, evaluation: Evaluation, progress: AgentProgress) -> bool:
@@ -297,11 +363,6 @@ def _retry(rt: Runtime, name: str, agent: Agent, evaluation: Evaluation, progres
         rt.say(f"{name}: chain {chain.id} failed verification, retry tier {tier}")
         return True
     return False
-
-
-def _needs_nudge(rt: Runtime, name: str, worktree: Path, report_path: str) -> bool:
-    report = read_report(worktree / report_path)
-    return report is None or not report.is_substantive or bool(git.uncommitted_files(worktree))
 
 
 def message_values(rt: Runtime, name: str) -> dict[str, Any]:

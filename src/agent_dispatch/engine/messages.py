@@ -22,5 +22,12 @@ def render_message(name: str, **values: Any) -> str:
 
 
 def retry_message(tier: int, **values: Any) -> str:
-    """The tier-``tier`` retry message (1 focused fix, 2 rethink, 3 fresh approach)."""
+    """The tier-``tier`` retry message (1 focused fix, 2 rethink, 3 fresh approach).
+
+    Raises ValueError when ``failures`` hold no error output: a retry must show the agent what failed.
+    """
+    failures = values.get("failures") or []
+    if not any(str(getattr(check, "output", "")).strip() for check in failures):
+        raise ValueError(f"retry message without error output for chain {getattr(values.get('chain'), 'id', '?')}: "
+                         "no error output to show")
     return render_message(RETRY_TEMPLATES[tier], **values)

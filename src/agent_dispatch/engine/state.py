@@ -20,7 +20,7 @@ from typing import Any
 
 from agent_dispatch.store.events import Event, EventType
 
-ENGINE_STATE_VERSION = 2  # bump when the state's shape or the fold's meaning changes
+ENGINE_STATE_VERSION = 3  # bump when the state's shape or the fold's meaning changes
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,11 @@ class AgentProgress:
     cost_usd: float = 0.0
     fallback: dict[str, Any] | None = None  # tool/model/command the next sessions use
     over_budget: bool = False
+    last_end: dict[str, Any] | None = None  # how the latest session ended (its agent_session_ended data)
+    last_outcome: dict[str, Any] | None = None  # attempt and reason of the latest session_outcome
+
+
+NUDGE_KINDS = {"missing_report", "uncommitted", "territory"}  # follow-ups limited by max_nudges
 
 
 @dataclass
@@ -113,12 +118,12 @@ def _session_started(s: EngineState, e: Event) -> None:
 
 
 def _session_ended(s: EngineState, e: Event) -> None:
-    _update(s, e.agent, open_session=None)
+    _update(s, e.agent, open_session=None, last_end=dict(e.data))
 
 
 def _message_queued(s: EngineState, e: Event) -> None:
     a = _progress(s, e.agent)
-    nudge = e.data.get("kind") in {"missing_report", "uncommitted"}
+    nudge = e.data.get("kind") in NUDGE_KINDS
     _update(s, e.agent, pending_message=dict(e.data), nudges=a.nudges + nudge)
 
 
@@ -145,7 +150,8 @@ def _session_outcome(s: EngineState, e: Event) -> None:
     a = _progress(s, e.agent)
     changes: dict[str, Any] = {
         "tokens": a.tokens + int(e.data.get("input_tokens") or 0) + int(e.data.get("output_tokens") or 0),
-        "cost_usd": a.cost_usd + float(e.data.get("cost_usd") or 0.0)}
+        "cost_usd": a.cost_usd + float(e.data.get("cost_usd") or 0.0),
+        "last_outcome": {"attempt": e.data.get("attempt"), "reason": e.data.get("reason")}}
     if e.data.get("cli_session"):
         changes.update(cli_session=e.data["cli_session"], cli_tool=e.data.get("tool"))
     _update(s, e.agent, **changes)

@@ -151,6 +151,17 @@ async def finish_session(running: RunningSession) -> SessionRun:
                       adopted=running.adopted)
 
 
+def ended_session(tool: str, result: SessionResult | Mapping[str, Any], executor: Executor) -> SessionRun:
+    """A session that ended while nobody waited for it (its controller was interrupted or died),
+    from how it ended (a `SessionResult` or its ``as_data()``): the outcome read as `finish_session` would."""
+    if not isinstance(result, SessionResult):
+        names = SessionResult.__dataclass_fields__.keys()
+        result = SessionResult(**{k: v for k, v in result.items() if k in names})
+    adapter = get_adapter(tool)
+    outcome = read_outcome(adapter, executor, result)
+    return SessionRun(tool, result, outcome, session_usage(adapter, outcome))
+
+
 async def run_session(tool: str, request: SessionRequest, executor: Executor, *, log_path: Path,
                       session_id: str | None = None, timeout_s: float | None = None) -> SessionRun:
     """Start one session of ``tool`` for ``request`` on ``executor`` and wait for how it ended."""

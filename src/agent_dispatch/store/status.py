@@ -37,6 +37,8 @@ class AgentStatus:
     tokens: int = 0  # input + output tokens reported by the agent's CLI, all sessions
     cost_usd: float = 0.0  # where the CLI reports cost
     budget_exceeded: str | None = None  # why the agent was stopped for its budget
+    chains_parked: int = 0  # chains set aside (PARKED), each with its park_reason in `Status.chains`
+    chains_left: int = 0  # chains not settled yet (not COMPLETE, PARKED, FAILED or SKIPPED)
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,8 @@ def to_status(state: dict[str, Any]) -> Status:
         own = [c for c in chains.values() if c.agent == name]
         agents[name] = AgentStatus(
             name=name, chains_done=sum(c.state == "COMPLETE" for c in own), chains_total=len(own),
+            chains_parked=sum(c.state == "PARKED" for c in own),
+            chains_left=sum(c.state not in SETTLED_CHAIN_STATES for c in own),
             **{**a, "violations": tuple(a["violations"])})
     waves = {key: WaveStatus(key, w["state"], tuple(w["agents"]))
              for key, w in sorted(state["waves"].items(), key=lambda kv: _wave_order(kv[0]))}

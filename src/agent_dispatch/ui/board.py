@@ -43,7 +43,8 @@ def agent_table(status: Status, now: float | None = None) -> Table:
         if agent.state == "ACTIVE" and stopped:
             shown = "⏹ ACTIVE (no orchestrator)"  # nobody evaluates its sessions until a resume
         table.add_row(name, str(agent.wave if agent.wave is not None else "—"), shown, current,
-                      f"{agent.chains_done}/{agent.chains_total}", str(agent.chains_total - agent.chains_done),
+                      f"{agent.chains_done}/{agent.chains_total}"
+                      + (f" +{agent.chains_parked} parked" if agent.chains_parked else ""), str(agent.chains_left),
                       str(agent.attempts), blockers, _ago(agent.last_ts, now))
     return table
 
@@ -59,9 +60,16 @@ def wave_lines(status: Status) -> list[str]:
                 parts.append(name)
                 continue
             mark = " ✅" if agent.state == "COMPLETE" else " ❌" if agent.state == "FAILED" else ""
-            parts.append(f"{name}({agent.chains_done}/{agent.chains_total}{mark})")
+            parked = f", {agent.chains_parked} parked" if agent.chains_parked else ""
+            parts.append(f"{name}({agent.chains_done}/{agent.chains_total}{parked}{mark})")
         lines.append(f"Wave {number}: [{wave.state}] " + " ".join(parts))
     return lines
+
+
+def parked_lines(status: Status) -> list[str]:
+    """``PARKED agent/chain: reason`` per parked chain (not done, not left: set aside with a reason)."""
+    return [f"PARKED {key}: {chain.park_reason or 'no reason recorded'}"
+            for key, chain in sorted(status.chains.items()) if chain.state == "PARKED"]
 
 
 def orchestrator_line(status: Status, now: float | None = None) -> Text:
@@ -89,13 +97,14 @@ def resume_line(status: Status) -> str | None:
 
 
 def board(status: Status) -> Group:
-    """Health line, orchestrator line, agent table and wave tracker as one renderable."""
+    """Health line, orchestrator line, agent table, parked chains and wave tracker as one renderable."""
     health = Text(f"Health: {status.health}", style=HEALTH_STYLE.get(status.health, ""))
     if status.health_reasons:
         health.append("  (" + "; ".join(status.health_reasons[:4]) + ")", style="dim")
     finished = Text(f"Finished: {status.finished['outcome']}", style="bold") if status.finished else Text("")
-    return Group(health, orchestrator_line(status), agent_table(status), Text("\n".join(wave_lines(status))),
-                 finished)
+    parked = [Text("\n".join(lines), style="yellow")] if (lines := parked_lines(status)) else []
+    return Group(health, orchestrator_line(status), agent_table(status), *parked,
+                 Text("\n".join(wave_lines(status))), finished)
 
 
 @contextlib.contextmanager
