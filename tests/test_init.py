@@ -258,7 +258,9 @@ def test_file_index_matches_like_pathspec(pattern: str):
 
 def test_scan_skips_abstract_methods_and_documented_fallbacks(tmp_path: Path):
     """Defect 9: init proposed P1 chains for an abstract method's `raise NotImplementedError()` and
-    for an intentional, commented fallback."""
+    for an intentional, commented fallback. The interface methods of pathspec's `_Backend` and
+    `Pattern` (plain `object` bases, the raise's message says "must be implemented" / "must
+    override") count as abstract too."""
     from agent_dispatch.plan.propose import scan_file
 
     (tmp_path / "signer.py").write_text('''import abc
@@ -295,6 +297,30 @@ class Plugin:
     def load(self):
         """Subclasses override this to load their key."""
         raise NotImplementedError
+
+
+class Backend(object):
+    """The abstract base class of the matching backends."""
+
+    def match(self, path):
+        """Check one path.
+
+        Returns a tuple, explained here at length
+        over several lines.
+        Still more.
+        """
+        raise NotImplementedError((
+            f"{self.__class__.__qualname__}.match() "
+            f"must be implemented."
+        ))
+
+
+class Pattern(object):
+    def match_file(self, file):
+        """Match one file."""
+        raise NotImplementedError((
+            "{cls.__qualname__} must override match_file()."
+        ).format(cls=self.__class__))
 
 
 def fast_hash(data):

@@ -341,6 +341,7 @@ def _python_stub(lines: list[str], i: int) -> bool:
 _CLASS = re.compile(r"^\s*class\s+\w+")
 _ABSTRACT_BASE = re.compile(r"\b(ABC|ABCMeta|Protocol)\b")
 _DEF_LINE = re.compile(r"^\s*(async\s+)?def\s")
+_LEFT_TO_SUBCLASSES = re.compile(r"\bsubclass(es)?\b|\boverrid|\bmust\s+(be\s+)?implement", re.I)
 
 
 def _indent(line: str) -> int:
@@ -361,8 +362,8 @@ def _opener_above(lines: list[str], i: int, pattern: re.Pattern[str]) -> int | N
 
 def _abstract(lines: list[str], i: int) -> bool:
     """Line ``i`` lies in an abstract method: one decorated ``@abstractmethod``, one whose docstring
-    leaves it to subclasses, or any method of an abstract class (an ABC or Protocol base,
-    ``metaclass=ABCMeta``, or a class with abstract methods). Its ``raise NotImplementedError`` is
+    or error message leaves it to subclasses, or any method of an abstract class (an ABC or Protocol
+    base, ``metaclass=ABCMeta``, a class with abstract methods, or one its docstring calls abstract). Its ``raise NotImplementedError`` is
     the interface, not unfinished work."""
     if any("abstractmethod" in lines[k] for k in range(max(0, i - 8), i)):
         return True
@@ -374,13 +375,17 @@ def _abstract(lines: list[str], i: int) -> bool:
         if "abstract" in lines[k]:
             return True
         k -= 1
-    if any(re.search(r"\bsubclass(es)?\b|\boverrid", lines[k], re.I) for k in range(start + 1, i)):
+    # the docstring, or the raise's own message, leaves it to subclasses ("must be implemented")
+    if any(_LEFT_TO_SUBCLASSES.search(lines[k]) for k in range(start + 1, min(len(lines), i + 4))):
         return True
     cls = _opener_above(lines, start, _CLASS)
     if cls is None:
         return False
     header = " ".join(lines[cls:cls + 3]).split(":")[0]
     if _ABSTRACT_BASE.search(header):
+        return True
+    # a class whose docstring calls it abstract (a plain ``object`` base used as an interface)
+    if any(re.search(r"\babstract\b", line, re.I) for line in lines[cls + 1:min(start, cls + 12)]):
         return True
     body = []
     for line in lines[cls + 1:]:
