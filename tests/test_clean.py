@@ -54,6 +54,7 @@ def sprint_repo(tmp_path: Path, *, finished: bool = True) -> Path:
     git(repo, "worktree", "add", "-q", "-b", "sprint-02/other", str(tmp_path / "proj-sprint-02-other"), "main")
     state = repo / ".dispatch" / "sprint-01"
     state.mkdir(parents=True)
+    git(repo, "worktree", "add", "-q", "--detach", str(state / "validate" / "slot-0"), "main")  # the merge train's
     with EventLog(state / "events.db") as log:
         log.append("sprint_started", data={"plan": str(repo / PLAN)})
         if finished:
@@ -77,6 +78,9 @@ def test_clean_removes_landed_work_and_refuses_to_drop_the_rest(tmp_path: Path) 
     assert "hint: land or save that work first; `dispatch clean --sprint sprint-01 --force`" in out
     assert branches(repo) == ["main", "sprint-01/beta", "sprint-01/gamma", "sprint-02/other"]
     assert not (tmp_path / "proj-sprint-01-alpha").exists()
+    slot = repo / ".dispatch" / "sprint-01" / "validate" / "slot-0"
+    assert f"removed validation worktree {slot}" in out and not slot.exists()
+    assert str(slot) not in git(repo, "worktree", "list")
     assert (tmp_path / "proj-sprint-01-gamma" / "g.txt").read_text() == "not committed\n"
 
     forced = dispatch(repo, "clean", "--sprint", "sprint-01", "--force", "--json")
@@ -88,6 +92,7 @@ def test_clean_removes_landed_work_and_refuses_to_drop_the_rest(tmp_path: Path) 
     assert not (tmp_path / "proj-sprint-01-gamma").exists()
     assert (tmp_path / "proj-sprint-02-other").is_dir()
     assert (repo / ".dispatch" / "sprint-01" / "events.db").exists()  # the record stays
+    assert data["scratch"] == []  # the first clean removed it
 
 
 def test_clean_keeps_everything_of_a_sprint_that_has_not_finished(tmp_path: Path) -> None:

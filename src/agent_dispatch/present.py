@@ -202,6 +202,8 @@ def clean_result(result: CleanResult) -> None:
         where = f" ({item.worktree})" if item.worktree else ""
         verb = "removed" if item.removed else "kept   "
         output.write(f"{verb} {item.branch}{where}: {item.reason.removeprefix('kept: ')}")
+    for path in result.scratch:
+        output.write(f"removed validation worktree {path}")
     removed = sum(i.removed for i in result.items)
     output.write(f"sprint {result.sprint}: {removed} branch(es) removed, {len(result.kept)} kept"
                  if result.items else f"sprint {result.sprint}: no agent branches left")

@@ -4,7 +4,7 @@ An agent branch ``<sprint>/<agent>`` goes (with its worktree) when its tip is on
 landed, or never given a commit of its own. Without ``--force`` nothing else is touched: a branch
 with commits the base lacks (unlanded work), a worktree with uncommitted files, or any branch of a
 sprint that has not finished (``dispatch resume`` may still need it). The event log stays: it is
-the sprint's record.
+the sprint's record. The merge train's detached validation worktrees of a finished sprint go too.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class CleanResult:
     sprint: str
     base_branch: str
     items: tuple[CleanItem, ...]
+    scratch: tuple[str, ...] = ()  # the merge train's detached validation worktrees, removed
 
     @property
     def kept(self) -> list[CleanItem]:
@@ -56,7 +57,7 @@ class CleanResult:
     def as_data(self) -> dict[str, Any]:
         """The ``--json`` shape."""
         return {"sprint": self.sprint, "base_branch": self.base_branch,
-                "items": [i.as_data() for i in self.items], "kept": len(self.kept)}
+                "items": [i.as_data() for i in self.items], "kept": len(self.kept), "scratch": list(self.scratch)}
 
 
 def _base_branch(log: EventLog, root: Path) -> str:
@@ -117,4 +118,16 @@ def clean_sprint(*, sprint: str | None = None, force: bool = False, start: Path 
             continue
         reason = f"forced, {why.removeprefix('kept: ')}" if why else "landed"
         items.append(CleanItem(branch, str(worktree) if worktree else None, True, reason))
-    return CleanResult(sprint_id, base, tuple(items))
+    scratch = _remove_scratch(root, log.path.parent / "validate") if finished or force else ()
+    return CleanResult(sprint_id, base, tuple(items), scratch)
+
+
+def _remove_scratch(root: Path, folder: Path) -> tuple[str, ...]:
+    """Remove the detached worktrees the merge train validated landings in (under ``folder``):
+    they hold no branch and no work, only checkouts of commits that are on the base or discarded."""
+    removed = []
+    for worktree in git.list_worktrees(root):
+        if worktree.branch is None and worktree.path.resolve().is_relative_to(folder.resolve()):
+            git.remove_worktree(root, worktree.path, force=True)
+            removed.append(str(worktree.path))
+    return tuple(removed)
