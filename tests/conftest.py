@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from realcli import RealCLI, cli_path, require
+from skips import pytest_runtest_makereport, pytest_terminal_summary  # noqa: F401  (hooks: CI fails skips)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "bookshop"
@@ -57,7 +58,7 @@ def realcli(request: pytest.FixtureRequest, tmp_path: Path,
     """A ready runner (tests/realcli.py) for the real CLI that the test's mark names:
     ``@pytest.mark.realcli("claude")``, or a ``pytest.param(..., marks=...)``. Without a name only
     the loopback-only namespace is required. Skips the test when the CLI or the namespace is
-    missing, or fails it with ``DISPATCH_REQUIRE_REALCLI=1``."""
+    missing, or fails it with ``DISPATCH_NO_SKIP=1``."""
     cli = next((mark.args[0] for mark in request.node.iter_markers("realcli") if mark.args), None)
     monkeypatch.setenv("PATH", cli_path())  # adapters find their binary on this process's PATH
     return RealCLI(tmp_path, cli, require(cli))

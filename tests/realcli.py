@@ -10,7 +10,8 @@ own fake server, so ``RealCLI.rehearse`` only wraps it in the namespace.
 (``CLIAdapter.executable()``: PATH, or ``DISPATCH_<NAME>_BIN``), with ``.ci/install-clis``'s
 ``$DISPATCH_CLI_DIR/bin`` (default ``~/.cache/agent-dispatch/clis/bin``) first on PATH. A CLI that
 is not installed, or a machine where ``unshare -n`` is not possible, skips the test; with
-``DISPATCH_REQUIRE_REALCLI=1`` (CI sets it) it fails the test instead.
+``DISPATCH_NO_SKIP=1`` (CI sets it; ``DISPATCH_REQUIRE_REALCLI=1`` is the older name) it fails the
+test instead (tests/skips.py).
 
 Tests take a ready ``RealCLI`` from the ``realcli`` fixture (tests/conftest.py) and name their CLI
 in the marker: ``@pytest.mark.realcli("claude")``.
@@ -32,6 +33,7 @@ import pytest
 from agent_dispatch.agents.all_agents import get_adapter
 from agent_dispatch.errors import FatalError
 from agent_dispatch.testing.netns import loopback_only_argv, netns_available
+from skips import no_skips
 
 if TYPE_CHECKING:
     from agent_dispatch.agents.base import SessionOutcome, SessionRequest
@@ -71,8 +73,8 @@ def cli_path() -> str:
 
 
 def unavailable(problem: str) -> NoReturn:
-    """Skip the test, or fail it when ``DISPATCH_REQUIRE_REALCLI=1`` (CI must not skip)."""
-    if os.environ.get("DISPATCH_REQUIRE_REALCLI") == "1":
+    """Skip the test, or fail it when skips are forbidden (``DISPATCH_NO_SKIP=1``: CI must not skip)."""
+    if no_skips():
         pytest.fail(problem)
     pytest.skip(problem)
 

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from realcli import RealCLI
+from skips import no_skips
 
 from agent_dispatch.testing.fakellm import FakeModelServer, ScenarioError, parse_scenario
 from agent_dispatch.testing.fakellm.scenario import value_for_schema
@@ -889,11 +890,11 @@ def real_cli_setup(cli: str, binary: str, home: Path, url: str) -> tuple[list[st
 
 
 REAL_CLIS = ("claude", "codex", "gemini", "qwen", "opencode", "aider")
-RUN_REAL_CLIS = "1" in (os.environ.get("FAKELLM_REAL_CLIS"), os.environ.get("DISPATCH_REQUIRE_REALCLI"))
+RUN_REAL_CLIS = os.environ.get("FAKELLM_REAL_CLIS") == "1" or no_skips()
 
 
 # Slow (5-30 s per CLI), so opt-in even when the CLIs are installed: FAKELLM_REAL_CLIS=1 (or CI's
-# DISPATCH_REQUIRE_REALCLI=1). tests/test_conformance.py drives the same CLIs through the engine.
+# DISPATCH_NO_SKIP=1). tests/test_conformance.py drives the same CLIs through the engine.
 # The `realcli` fixture (tests/realcli.py) checks the CLI each case names and runs it, with the
 # server, inside a loopback-only network namespace.
 @pytest.mark.slow

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +37,33 @@ class Options:
     executor: str | None = None  # where sessions run, overriding the plan's ``sprint.executor``
 
 
+# Test-only crash hook, off unless set: "<event_type>:<n>" makes the engine SIGKILL its own process
+# right after it records its n-th event of that type, so the crash tests (tests/test_kill_points.py)
+# die at a state named by the log, not by timing. Events other processes append do not count.
+KILL_AFTER_ENV = "DISPATCH_TEST_KILL_AFTER"
+
+
+class _KillPoint:
+    """Counts the engine's events of one type and kills this process at the configured one."""
+
+    def __init__(self, spec: str | None) -> None:
+        self.type: str | None = None
+        self.nth = 0
+        if spec:
+            type_, _, nth = spec.partition(":")
+            self.type, self.nth = type_, int(nth or "1")
+        self._seen: Counter[str] = Counter()
+        self._lock = threading.Lock()  # the engine records from worker threads too
+
+    def recorded(self, type_: EventType) -> None:
+        if self.type != type_.value:
+            return
+        with self._lock:
+            self._seen[type_.value] += 1
+            if self._seen[type_.value] == self.nth:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
 def dispatch_dir(root: Path, sprint: str) -> Path:
     """Where the tool keeps a sprint's state in the main checkout: ``.dispatch/<sprint>``."""
     return root / ".dispatch" / sprint
@@ -49,6 +80,8 @@ class Runtime:
     options: Options
     say: Callable[[str], None] = field(default=lambda text: None)
     _spine: Spine | None = field(default=None, init=False, repr=False)
+    _kill_point: _KillPoint = field(default_factory=lambda: _KillPoint(os.environ.get(KILL_AFTER_ENV)),
+                                    init=False, repr=False)
 
     @property
     def plan(self) -> Plan:
@@ -71,7 +104,9 @@ class Runtime:
 
     def record(self, type_: EventType, *, agent: str | None = None, chain: str | None = None, **data: Any) -> int:
         """Append one event to the sprint's log (validated against its type's payload model)."""
-        return self.log.append(type_, agent=agent, chain=chain, data=data)
+        seq = self.log.append(type_, agent=agent, chain=chain, data=data)
+        self._kill_point.recorded(type_)
+        return seq
 
     def state(self) -> EngineState:
         """The engine's view of the log, after every event appended so far (by any process).

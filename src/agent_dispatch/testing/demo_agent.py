@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -109,6 +110,20 @@ def lead() -> list[str]:
     return ["CHANGELOG.md"]
 
 
+# Test-only, off unless set: "<agent>:<marker file>" makes that agent's first session stop after its
+# edits, before committing them, write the marker and wait, so a crash test can kill the session
+# while it holds uncommitted work (tests/test_kill_points.py).
+HOLD_ENV = "DEMO_AGENT_HOLD"  # not DISPATCH_*: sessions do not inherit those
+
+
+def _hold_if_asked(agent: str) -> None:
+    who, _, marker = os.environ.get(HOLD_ENV, "").partition(":")
+    if who != agent or not marker or os.environ.get("DISPATCH_ATTEMPT", "1") != "1":
+        return
+    Path(marker).write_text("holding uncommitted edits\n", encoding="utf-8")
+    time.sleep(300)  # the test kills the session long before this ends
+
+
 WORK = {"data": data, "services": services, "backend": backend, "frontend": frontend, "qa": qa, "lead": lead}
 
 
@@ -141,6 +156,7 @@ def main() -> int:
     for chain in chains:
         _chain(chain, "FIXING")
     files = work()
+    _hold_if_asked(agent)
     _commit(f"fix: {agent} — scripted demo change (attempt {os.environ.get('DISPATCH_ATTEMPT', '1')})")
     for chain in chains:
         _chain(chain, "VERIFYING")
