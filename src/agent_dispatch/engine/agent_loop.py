@@ -114,6 +114,10 @@ async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionRu
               session_id=handle.record.session_id, record=handle.record.as_data(),
               message=message["kind"] if message else None, tool=tool, resumed=request.resume_session,
               model=request.model, argv=[a if len(a) <= 200 else f"<{len(a)} chars>" for a in argv])
+    if message:  # the follow-up reaches the agent now: that is the intervention being sent (REQ-6.08)
+        rt.record(EventType.INTERVENTION_SENT, agent=name, chain=message.get("chain"),
+                  intervention=messages.intervention_id(message["kind"]), kind=message["kind"],
+                  file=message["file"], attempt=attempt)
     rt.say(f"{name}: session {attempt} started" + (f" ({message['kind']})" if message else ""))
     return await _wait(rt, name, attempt, running)
 

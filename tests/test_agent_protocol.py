@@ -1,0 +1,26 @@
+"""Issue 12 (items 5, 6, 9): the protocol between the tool and its agents, end to end with `command`
+agents that only use what their prompt and the tool's messages tell them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from test_engine import PLAN, dispatch, events, sprint_repo, write_value
+
+
+def test_a_delivered_follow_up_is_recorded_as_the_intervention_it_is(tmp_path: Path):
+    repo = sprint_repo(tmp_path, {"alpha": {"1": write_value(0), "default": write_value(2)}})
+    result = dispatch(repo, "run", str(repo / PLAN), "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    log = events(repo)
+    [queued] = [e for e in log if e["type"] == "message_queued" and e["agent"] == "alpha"]
+    [sent] = [e for e in log if e["type"] == "intervention_sent"]
+    assert sent["agent"] == "alpha" and sent["chain"] == "chain-1"
+    assert sent["data"]["intervention"] == "INT-RETRY-1" and sent["data"]["file"] == queued["data"]["file"]
+    # sent when the session that carries it starts, not when it is queued
+    second = next(e for e in log if e["type"] == "agent_session_started" and e["agent"] == "alpha"
+                  and e["data"]["attempt"] == 2)
+    assert queued["seq"] < second["seq"] < sent["seq"]
+    status = json.loads(dispatch(repo, "status", "--json", check=True).stdout)
+    assert status["agents"]["alpha"]["interventions"] == 1 and status["agents"]["beta"]["interventions"] == 0
