@@ -54,6 +54,7 @@ class EventType(enum.StrEnum):
     SESSION_OUTCOME = "session_outcome"  # the adapter's reading of a session: CLI session id, usage, denials
     BUDGET_EXCEEDED = "budget_exceeded"  # an agent (or the sprint) spent past its token/cost budget
     AGENT_FALLBACK = "agent_fallback"  # the agent's next sessions use a fallback CLI or model
+    TERRITORY_REJECTED = "territory_rejected"  # a territory hook in the agent's worktree refused a commit or an edit
 
 
 class AgentState(enum.StrEnum):
@@ -328,6 +329,11 @@ class AgentFallback(Payload):
     command: list[str] | None = None
 
 
+class TerritoryRejected(Payload):
+    hook: Literal["pre-commit", "claude"]
+    paths: list[str]
+
+
 PAYLOADS: dict[EventType, type[Payload]] = {
     EventType.SPRINT_STARTED: SprintStarted,
     EventType.SPRINT_FINISHED: SprintFinished,
@@ -362,12 +368,13 @@ PAYLOADS: dict[EventType, type[Payload]] = {
     EventType.SESSION_OUTCOME: SessionOutcomeRead,
     EventType.BUDGET_EXCEEDED: BudgetExceeded,
     EventType.AGENT_FALLBACK: AgentFallback,
+    EventType.TERRITORY_REJECTED: TerritoryRejected,
 }
 
 # Types that describe one agent (or one of its chains) must name it.
 NEEDS_AGENT = frozenset({
     EventType.AGENT_STARTED, EventType.AGENT_SESSION_STARTED, EventType.AGENT_SESSION_ENDED,
-    EventType.AGENT_STATE, EventType.TERRITORY_VIOLATION,
+    EventType.AGENT_STATE, EventType.TERRITORY_VIOLATION, EventType.TERRITORY_REJECTED,
 })
 NEEDS_CHAIN = frozenset({EventType.CHAIN_STATE})
 
