@@ -24,3 +24,19 @@ def test_a_delivered_follow_up_is_recorded_as_the_intervention_it_is(tmp_path: P
     assert queued["seq"] < second["seq"] < sent["seq"]
     status = json.loads(dispatch(repo, "status", "--json", check=True).stdout)
     assert status["agents"]["alpha"]["interventions"] == 1 and status["agents"]["beta"]["interventions"] == 0
+
+
+def test_findings_report_shows_the_tools_own_test_runs(tmp_path: Path):
+    test_command = "python -c \"import app; print('3 passed in 0.01s')\""
+    repo = sprint_repo(tmp_path, {"alpha": {"default": write_value(2)}}, test_command=test_command)
+    result = dispatch(repo, "run", str(repo / PLAN), "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    dispatch(repo, "review", str(repo / PLAN))
+    report = (repo / ".dispatch" / "sprint-01" / "review" / "red-team-findings.md").read_text()
+    table = report.split("## Regression Test Results", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in table.splitlines() if line.startswith("| sprint-01/")}
+    assert set(rows) == {"sprint-01/alpha", "sprint-01/beta"}, table
+    for cells in rows.values():
+        assert cells[0].startswith("3 (") and cells[1:] == ["3", "0", "none"], table
+    assert "not run" not in table
