@@ -145,6 +145,10 @@ def test_territory_hook_refuses_the_commit_and_gate3_audits_what_slips_through(t
     assert "commit refused" in session_log and "app/b.py (owned by beta; outside territory)" in session_log
     # Layer 2: gate 3 audits the branch and the worktree, whatever the hook did not stop.
     log = events(repo)
+    # The hook, a separate process in alpha's worktree, recorded its refusal in the sprint's log.
+    rejected = [e for e in log if e["type"] == "territory_rejected"]
+    assert rejected and rejected[0]["agent"] == "alpha"
+    assert rejected[0]["data"]["hook"] == "pre-commit" and rejected[0]["data"]["paths"] == ["app/b.py"]
     failed = next(e for e in log if e["type"] == "gate_failed" and e["data"]["gate"] == "gate-3:alpha")
     assert any("app/b.py" in r and "beta owns it" in r for r in failed["data"]["reasons"])
     if sneak == "no-verify":

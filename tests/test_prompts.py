@@ -65,9 +65,9 @@ def independent(n: int) -> list[Chain]:
         (8, 8, 6),  # 5-8: >=3 -> 3-6
         (9, 4, 0),
         (9, 5, 5),
-        (15, 15, 10),  # 9-15: >=5 -> 5-10
-        (16, 16, 0),
-        (30, 30, 0),  # 16+: split the role instead
+        (14, 14, 10),  # 9-14: >=5 -> 5-10
+        (15, 15, 0),  # 15+ (REQ-3.19): split the role instead
+        (30, 30, 0),
     ],
 )
 def test_sub_agent_count_table(chains: int, groups: int, expected: int) -> None:
@@ -129,8 +129,8 @@ def test_plan_team_off(tool: str, enabled: bool, n: int) -> None:
     assert not plan_team(independent(n), tool=tool, sub_agents_enabled=enabled).enabled
 
 
-def test_plan_team_advises_split_beyond_fifteen_chains() -> None:
-    team = plan_team(independent(16), tool="claude", sub_agents_enabled=True)
+def test_plan_team_advises_split_from_fifteen_chains() -> None:
+    team = plan_team(independent(15), tool="claude", sub_agents_enabled=True)
     assert team.split_advised and not team.enabled and "split" in team.reason
 
 

@@ -170,7 +170,8 @@ def test_identity_and_lead_and_qa_specifics(
     assert f"Working directory: {example_repo.parent / 'bookshop-sprint-01-data'}" in data
     assert "Branch: sprint-01/data" in data
     lead = prompt_of(summary, "lead")
-    assert "merge-only on application code" in lead
+    assert "You do not merge branches: the tool's merge train lands every agent branch" in lead
+    assert "merge-only" not in lead and "Merge in this order" not in lead
     merges = re.findall(r"^ {3}\d\. (sprint-01/\S+)", lead, re.M)
     assert merges == [
         f"sprint-01/{n}" for n in ["data", "backend", "services", "frontend", "qa", "lead"]

@@ -15,8 +15,10 @@ from agent_dispatch.operations.findings import ACCEPT_NEEDS_REASON
 from agent_dispatch.review import checks, gate4
 from agent_dispatch.review.context import REVIEW_CONTEXT_FILENAME, write_review_context
 from agent_dispatch.review.findings import counts, overall_recommendation
+from agent_dispatch.review.regression import regression_rows
 from agent_dispatch.review.report import render_findings
 from agent_dispatch.review.run import review_branches
+from agent_dispatch.store.events import EventType
 from agent_dispatch.store.log import EventLog, events_path
 
 REVIEW_DIRNAME = "review"
@@ -40,15 +42,18 @@ def review_plan(plan_path: Path, *, repo: Path | None = None, as_json: bool = Fa
     with EventLog(events_path(root, plan.sprint.id), sprint=plan.sprint.id) as log:
         # Ids stay what the sprint's run (or an earlier review) gave the same findings.
         review = review_branches(root, plan, context, log, base=base)
-    branches, findings, decisions = review.branches, review.findings, review.decisions
-    pairs = [(b.agent.name, b.branch) for b in branches]
+        branches, findings, decisions = review.branches, review.findings, review.decisions
+        pairs = [(b.agent.name, b.branch) for b in branches]
+        # The tool's own test runs of each branch (gate 3), not "not run" (REQ-8.05).
+        regression = regression_rows(log.read(types=[EventType.VERIFICATION]), pairs)
     folder = root / ".dispatch" / plan.sprint.id / REVIEW_DIRNAME
     folder.mkdir(parents=True, exist_ok=True)
     territories = {b.agent.name: ", ".join(b.agent.territory.include) for b in branches}
     accepted = {f.id: a.reason for d in decisions.values() for f, a in d.accepted}
     (folder / FINDINGS_FILENAME).write_text(
         render_findings(findings, sprint_id=plan.sprint.id, branches=pairs, territories=territories,
-                        accepted=accepted, reviewer="automated checks (dispatch review)"), encoding="utf-8")
+                        accepted=accepted, regression=regression, reviewer="automated checks (dispatch review)"),
+        encoding="utf-8")
     reviewed = {name for name, _ in pairs}
     data = {"sprint": plan.sprint.id, "base": base, "branches": [b for _, b in pairs],
             "missing": [context.agent(a.name).branch for a in checks.reviewable_agents(plan, context)

@@ -78,8 +78,12 @@ def session_tool(progress: AgentProgress, tool: str) -> str:
     return (progress.fallback or {}).get("tool") or tool
 
 
-def session_request(rt: Runtime, name: str, progress: AgentProgress) -> tuple[str, SessionRequest]:
-    """(tool, request) for the agent's next session: its tool or fallback, the CLI session to resume."""
+def session_request(rt: Runtime, name: str, progress: AgentProgress, *,
+                    review_for: list[str] | None = None) -> tuple[str, SessionRequest]:
+    """(tool, request) for the agent's next session: its tool or fallback, the CLI session to resume.
+
+    A RED TEAM agent's session gets its review context (``review_for``: those branches only, else
+    every branch not yet landed), recorded as the start of a review pass."""
     agent, ctx = rt.agent(name)
     attempt = progress.attempts + 1
     message = progress.pending_message
@@ -87,7 +91,7 @@ def session_request(rt: Runtime, name: str, progress: AgentProgress) -> tuple[st
     tool = session_tool(progress, ctx.tool)
     extra_env = {}
     if ctx.base_role == "RED TEAM":
-        extra_env["DISPATCH_REVIEW_CONTEXT"] = str(review_gate.write_reviewer_context(rt))
+        extra_env["DISPATCH_REVIEW_CONTEXT"] = str(review_gate.open_review(rt, name, review_for))
     resume = progress.cli_session if message and progress.cli_tool == tool else None
     request = SessionRequest(
         sprint=rt.plan.sprint.id, agent=name, role=agent.role, branch=ctx.branch,
@@ -114,6 +118,10 @@ async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionRu
               session_id=handle.record.session_id, record=handle.record.as_data(),
               message=message["kind"] if message else None, tool=tool, resumed=request.resume_session,
               model=request.model, argv=[a if len(a) <= 200 else f"<{len(a)} chars>" for a in argv])
+    if message:  # the follow-up reaches the agent now: that is the intervention being sent (REQ-6.08)
+        rt.record(EventType.INTERVENTION_SENT, agent=name, chain=message.get("chain"),
+                  intervention=messages.intervention_id(message["kind"]), kind=message["kind"],
+                  file=message["file"], attempt=attempt)
     rt.say(f"{name}: session {attempt} started" + (f" ({message['kind']})" if message else ""))
     return await _wait(rt, name, attempt, running)
 
@@ -249,6 +257,8 @@ def _after_session(rt: Runtime, name: str, run: SessionRun | None) -> None:
         wip = git.commit_all(ctx.worktree, "wip: auto-save before restart")
         if wip:
             rt.record(EventType.WIP_COMMITTED, agent=name, commit=wip)
+    if ctx.base_role == "RED TEAM":  # what it was shown counts as reviewed when the session ended on its own
+        review_gate.close_review(rt, name, ok=outcome.reason not in CRASH_REASONS | SETUP_REASONS | {"failed"})
     evaluation = evaluate(rt, agent, ctx.worktree)
     state = rt.state()
     progress = state.agents[name]

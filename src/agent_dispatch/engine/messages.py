@@ -15,6 +15,28 @@ _ENV = jinja2.Environment(
 
 RETRY_TEMPLATES = {1: "retry-1.md.j2", 2: "retry-2.md.j2", 3: "retry-3.md.j2"}
 
+# The intervention (seed-spec REQ-6.06 catalog) each kind of follow-up message delivers; a message
+# is an intervention once the session that carries it starts (``intervention_sent``, REQ-6.08).
+INTERVENTIONS = {
+    "territory": "INT-01",  # files outside the territory: revert them, stay within it
+    "missing_report": "INT-03",  # the report is missing or does not match git
+    "uncommitted": "INT-05",  # claimed done without committed, verifiable work
+    "operator": "INT-08",  # the operator supplies facts or a decision
+    "recover": "INT-16",  # resume after a crash, a timeout or Ctrl-C
+    "continue": "INT-16",  # resume after the context limit
+    "merge_conflict": "INT-13",
+    "merge_failed": "INT-20",  # the merged result fails build or test
+    "red_team_fix": "INT-19",  # RED TEAM findings to fix before landing (REQ-8.08)
+    "retry_1": "INT-RETRY-1",
+    "retry_2": "INT-RETRY-2",
+    "retry_3": "INT-RETRY-3",
+}
+
+
+def intervention_id(kind: str) -> str:
+    """The catalog id of the intervention a message of ``kind`` delivers (unknown kinds: upper-cased)."""
+    return INTERVENTIONS.get(kind, kind.upper())
+
 
 def render_message(name: str, **values: Any) -> str:
     """Render the message template ``name`` (a file in ``engine/templates``)."""

@@ -107,12 +107,56 @@ def summary_inputs(rt: Runtime, landed: set[str]) -> tuple[int, list[dict[str, A
     return len(open_critical), accepted
 
 
-def write_reviewer_context(rt: Runtime) -> Path:
-    """The RED TEAM agent's input (REQ-8.01/8.05): every reviewable branch not yet landed, its
-    diff, completion report and automated findings; returns the file's path (outside worktrees)."""
+def open_review(rt: Runtime, reviewer: str, agents: Sequence[str] | None = None) -> Path:
+    """Write the RED TEAM agent's input (REQ-8.01/8.05) for a session of ``reviewer`` and record
+    which branch tips it shows (``review_pass``, phase started); returns the file's path (outside
+    worktrees). ``agents``: the branches to show (None: every reviewable branch not yet landed)."""
     from agent_dispatch.review.context import REVIEW_CONTEXT_FILENAME, write_review_context
 
-    review = review_branches(rt.root, rt.plan, rt.context, rt.log, skip=rt.state().landed, record=False)
+    if agents is None:
+        review = review_branches(rt.root, rt.plan, rt.context, rt.log, skip=rt.state().landed, record=False)
+    else:
+        review = review_branches(rt.root, rt.plan, rt.context, rt.log, agents=list(agents), record=False)
     path = rt.state_dir / "review" / REVIEW_CONTEXT_FILENAME
-    return write_review_context(rt.root, rt.context, review.branches, review.findings, path,
-                                findings_file=f"{rt.context.sprint_dir}/{FINDINGS_FILENAME}")
+    write_review_context(rt.root, rt.context, review.branches, review.findings, path,
+                         findings_file=f"{rt.context.sprint_dir}/{FINDINGS_FILENAME}")
+    rt.record(EventType.REVIEW_PASS, agent=reviewer, phase="started",
+              tips={b.agent.name: b.tip for b in review.branches})
+    return path
+
+
+def close_review(rt: Runtime, reviewer: str, *, ok: bool, **data: Any) -> None:
+    """Record that ``reviewer``'s latest review session ended: with ``ok``, the tips it was shown
+    count as reviewed (its findings file speaks for them)."""
+    started = [e for e in rt.log.read(types=[EventType.REVIEW_PASS], agent=reviewer) if e.data["phase"] == "started"]
+    if started:
+        rt.record(EventType.REVIEW_PASS, agent=reviewer, phase="ended", tips=dict(started[-1].data["tips"]), ok=ok,
+                  **data)
+
+
+def reviewed_tips(rt: Runtime) -> dict[str, set[str]]:
+    """Agent → every tip of its branch that a review session of a RED TEAM agent covered."""
+    covered: dict[str, set[str]] = {}
+    for event in rt.log.read(types=[EventType.REVIEW_PASS]):
+        if event.data["phase"] == "ended" and event.data.get("ok"):
+            for agent, tip in event.data["tips"].items():
+                covered.setdefault(agent, set()).add(tip)
+    return covered
+
+
+def reviewer_agents(rt: Runtime) -> list[str]:
+    """The dispatched RED TEAM agents (the plan's reviewers), in plan order."""
+    return [ctx.name for ctx in rt.context.dispatched_agents() if ctx.base_role == "RED TEAM"]
+
+
+def unreviewed(rt: Runtime, names: Sequence[str]) -> list[str]:
+    """The agents among ``names`` whose current branch tip no reviewer session has covered yet
+    (none when the plan has no reviewer agent)."""
+    if not reviewer_agents(rt):
+        return []
+    from agent_dispatch import git
+
+    covered = reviewed_tips(rt)
+    return [n for n in names
+            if git.try_rev_parse(rt.root, f"refs/heads/{rt.context.agent(n).branch}") not in covered.get(n, set())]
+

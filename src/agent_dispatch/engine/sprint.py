@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent_dispatch.engine import landing, review_gate
+from agent_dispatch.engine import landing, review_gate, review_pass
 from agent_dispatch.engine.agent_loop import message_values, queue_message, run_agent
 from agent_dispatch.engine.finish import finish
 from agent_dispatch.engine.preflight import check_tools_and_commands
@@ -167,6 +167,16 @@ def land_agents(rt: Runtime, names: list[str], *, returns: bool = True) -> list[
         if state.agents[n].gate3 and n not in state.landed
         and base_role(rt.plan.agent(n).role) not in NON_MERGING_ROLES
     ]
+    if not candidates:
+        return []
+    # The plan's reviewer agent sees every branch before it lands, in every wave_base mode.
+    review_pass.review_before_landing(rt, [c.agent for c in candidates])
+    unseen = review_gate.unreviewed(rt, [c.agent for c in candidates])
+    for agent in unseen:  # its review session did not finish: not the agent's fault, nothing goes back
+        rt.record(EventType.GATE_FAILED, gate=f"gate-4:{agent}", blocking=[],
+                  reasons=["not reviewed: the RED TEAM agent's review session did not finish"])
+        rt.say(f"{agent}: not landed, the RED TEAM agent has not reviewed it")
+    candidates = [c for c in candidates if c.agent not in unseen]
     if not candidates:
         return []
     # Gate 4: RED TEAM findings (automated checks + reviewer agent) per branch, before the train.

@@ -20,7 +20,7 @@ from typing import Any
 
 from agent_dispatch.store.events import Event, EventType
 
-ENGINE_STATE_VERSION = 3  # bump when the state's shape or the fold's meaning changes
+ENGINE_STATE_VERSION = 4  # bump when the state's shape or the fold's meaning changes
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def _session_ended(s: EngineState, e: Event) -> None:
 def _message_queued(s: EngineState, e: Event) -> None:
     a = _progress(s, e.agent)
     nudge = e.data.get("kind") in NUDGE_KINDS
-    _update(s, e.agent, pending_message=dict(e.data), nudges=a.nudges + nudge)
+    _update(s, e.agent, pending_message={**e.data, "chain": e.chain}, nudges=a.nudges + nudge)
 
 
 def _chain_state(s: EngineState, e: Event) -> None:

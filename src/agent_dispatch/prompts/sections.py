@@ -136,7 +136,8 @@ def domain_line(plan: Plan, agent: Agent, me: AgentContext, repo_files: Sequence
         return f"{area}. You own no application code; you write adversarial tests and findings."
     if me.base_role == "LEAD":
         owned = ", ".join(agent.territory.include)
-        return f"{area}. You own {owned} and merge everyone else's branches."
+        return (f"{area}. You own {owned}; you verify the sprint, summarise it and recommend ship or no-ship "
+                "(the tool's merge train merges the branches).")
     if info and me.base_role in _LAYERED_ROLES:
         layers = role_layers(plan, agent, repo_files)
         files = owned_files(plan, agent, repo_files)
@@ -259,8 +260,9 @@ def _role_rules(me: AgentContext) -> list[str]:
         )
     elif me.base_role == "LEAD":
         rules.append(
-            "You are merge-only on application code: while merging you may resolve conflicts in "
-            "any file; outside conflict resolution you change only your own files."
+            "Application code is read-only for you: you never merge agent branches into yours (the "
+            "tool's merge train lands them); you change only your own files, also when you resolve "
+            "what the merge train returns to you."
         )
     elif me.base_role == "QA":
         rules.append("Application code is read-only for you: create and change tests only.")

@@ -8,8 +8,8 @@ sub-agent table (REQ-3.19):
     1-2      any                  0 (the agent works alone)
     3-4      >= 2                 2-3
     5-8      >= 3                 3-6
-    9-15     >= 5                 5-10
-    16+      -                    0, split the role instead
+    9-14     >= 5                 5-10
+    15+      -                    0, split the role instead (the seed's "15+")
 
 A row whose independence minimum is not met gives 0. Pure functions, no I/O.
 """
@@ -26,8 +26,8 @@ from agent_dispatch.prompts.chains import fix_site_files, ordered_chains
 SUB_AGENT_TOOLS = frozenset({"claude"})
 
 # (lowest chain count, highest chain count, independent groups needed, most sub-agents)
-_TABLE = ((1, 2, None, 0), (3, 4, 2, 3), (5, 8, 3, 6), (9, 15, 5, 10))
-SPLIT_ROLE_AT = 16
+_TABLE = ((1, 2, None, 0), (3, 4, 2, 3), (5, 8, 3, 6), (9, 14, 5, 10))
+SPLIT_ROLE_AT = 15  # REQ-3.19 / REQ-12.02: 15+ chains split the role
 _SLUG_LIMIT = 40
 
 

@@ -54,6 +54,8 @@ class EventType(enum.StrEnum):
     SESSION_OUTCOME = "session_outcome"  # the adapter's reading of a session: CLI session id, usage, denials
     BUDGET_EXCEEDED = "budget_exceeded"  # an agent (or the sprint) spent past its token/cost budget
     AGENT_FALLBACK = "agent_fallback"  # the agent's next sessions use a fallback CLI or model
+    REVIEW_PASS = "review_pass"  # the RED TEAM agent reviewed these branch tips (phase started / ended)
+    TERRITORY_REJECTED = "territory_rejected"  # a territory hook in the agent's worktree refused a commit or an edit
 
 
 class AgentState(enum.StrEnum):
@@ -328,6 +330,17 @@ class AgentFallback(Payload):
     command: list[str] | None = None
 
 
+class ReviewPassRecorded(Payload):
+    phase: Literal["started", "ended"]
+    tips: dict[str, str]  # agent → the branch tip the reviewer was shown
+    ok: bool | None = None  # ended: the session ended on its own (its findings file counts)
+
+
+class TerritoryRejected(Payload):
+    hook: Literal["pre-commit", "claude"]
+    paths: list[str]
+
+
 PAYLOADS: dict[EventType, type[Payload]] = {
     EventType.SPRINT_STARTED: SprintStarted,
     EventType.SPRINT_FINISHED: SprintFinished,
@@ -362,12 +375,15 @@ PAYLOADS: dict[EventType, type[Payload]] = {
     EventType.SESSION_OUTCOME: SessionOutcomeRead,
     EventType.BUDGET_EXCEEDED: BudgetExceeded,
     EventType.AGENT_FALLBACK: AgentFallback,
+    EventType.TERRITORY_REJECTED: TerritoryRejected,
+    EventType.REVIEW_PASS: ReviewPassRecorded,
 }
 
 # Types that describe one agent (or one of its chains) must name it.
 NEEDS_AGENT = frozenset({
     EventType.AGENT_STARTED, EventType.AGENT_SESSION_STARTED, EventType.AGENT_SESSION_ENDED,
-    EventType.AGENT_STATE, EventType.TERRITORY_VIOLATION,
+    EventType.AGENT_STATE, EventType.TERRITORY_VIOLATION, EventType.TERRITORY_REJECTED,
+    EventType.REVIEW_PASS,
 })
 NEEDS_CHAIN = frozenset({EventType.CHAIN_STATE})
 

@@ -1,5 +1,11 @@
 """What the hooks installed in agent worktrees run: ``python -I -m agent_dispatch.workspace.hook_entry
-<pre-commit|claude> <rules.json>``.
+<pre-commit|claude> <rules.json> [<events.db>]``.
+
+With the sprint's event log named, every refusal is also appended to it as a ``territory_rejected``
+event, through the same `store.log.EventLog` that `dispatch chain` uses from inside a worktree
+(appends take ``BEGIN IMMEDIATE`` with a busy timeout, so the running engine and the hooks of
+every agent can write at once). Recording never changes the verdict: a log that cannot be written
+is reported on stderr and the refusal stands.
 
 Kept light on purpose (no plan loading, no pydantic, no rich): it runs on every commit and, for
 Claude Code, before every file edit. Messages go straight to stderr (git shows them to the agent)
@@ -46,12 +52,34 @@ def refusal(rules: TerritoryRules, violations: Sequence[Violation]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def pre_commit(rules: TerritoryRules, worktree: Path) -> int:
+def record_rejection(event_log: Path | None, rules: TerritoryRules, hook: str, paths: Sequence[str],
+                     reason: str) -> None:
+    """Append a ``territory_rejected`` event for agent ``rules.agent`` to ``event_log`` (if it exists)."""
+    if event_log is None or not event_log.is_file():
+        return  # no sprint running from this repository (e.g. `dispatch workspaces up` alone)
+    try:
+        # Imported only on a refusal: the allowed path of the hook stays free of sqlite and pydantic.
+        from agent_dispatch.store.events import EventType
+        from agent_dispatch.store.log import EventLog
+
+        log = EventLog(event_log)
+        try:
+            log.append(EventType.TERRITORY_REJECTED, agent=rules.agent,
+                       data={"hook": hook, "paths": list(paths), "reason": reason})
+        finally:
+            log.close()
+    except Exception as exc:  # the verdict must not depend on the log
+        sys.stderr.write(f"dispatch: could not record the refusal in {event_log}: {exc}\n")
+
+
+def pre_commit(rules: TerritoryRules, worktree: Path, event_log: Path | None = None) -> int:
     """Refuse a commit that changes files outside the agent's territory (exit 1, reason on stderr)."""
     removed = staged_changes(worktree)
     violations = rules.violations(sorted(removed), removed)
     if violations:
-        sys.stderr.write(refusal(rules, violations))
+        message = refusal(rules, violations)
+        sys.stderr.write(message)
+        record_rejection(event_log, rules, "pre-commit", [v.path for v in violations], message.splitlines()[0])
         return 1
     return 0
 
@@ -74,7 +102,7 @@ def edit_verdict(rules: TerritoryRules, target: str, cwd: str) -> str | None:
     return None
 
 
-def claude(rules: TerritoryRules, event_text: str) -> int:
+def claude(rules: TerritoryRules, event_text: str, event_log: Path | None = None) -> int:
     """Claude Code PreToolUse: print a deny decision for an edit outside territory (always exit 0)."""
     event = json.loads(event_text or "{}")
     tool_input = event.get("tool_input") or {}
@@ -83,6 +111,7 @@ def claude(rules: TerritoryRules, event_text: str) -> int:
         return 0
     reason = edit_verdict(rules, str(target), str(event.get("cwd") or os.getcwd()))
     if reason:
+        record_rejection(event_log, rules, "claude", [str(target)], reason)
         sys.stdout.write(json.dumps({"hookSpecificOutput": {
             "hookEventName": "PreToolUse", "permissionDecision": "deny",
             "permissionDecisionReason": reason + "; tell the owner in your completion report instead",
@@ -91,14 +120,16 @@ def claude(rules: TerritoryRules, event_text: str) -> int:
 
 
 def main(argv: Sequence[str]) -> int:
-    """Entry point: ``<mode> <rules.json>``."""
-    if len(argv) != 2 or argv[0] not in ("pre-commit", "claude"):
-        sys.stderr.write("usage: python -m agent_dispatch.workspace.hook_entry pre-commit|claude RULES_JSON\n")
+    """Entry point: ``<mode> <rules.json> [<events.db>]``."""
+    if len(argv) not in (2, 3) or argv[0] not in ("pre-commit", "claude"):
+        sys.stderr.write("usage: python -m agent_dispatch.workspace.hook_entry pre-commit|claude RULES_JSON "
+                         "[EVENT_LOG]\n")
         return 2
     rules = read_rules(Path(argv[1]))
+    event_log = Path(argv[2]) if len(argv) == 3 else None
     if argv[0] == "pre-commit":
-        return pre_commit(rules, Path.cwd())
-    return claude(rules, sys.stdin.read())
+        return pre_commit(rules, Path.cwd(), event_log)
+    return claude(rules, sys.stdin.read(), event_log)
 
 
 if __name__ == "__main__":

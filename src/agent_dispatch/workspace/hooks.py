@@ -44,6 +44,7 @@ class GuardSpec:
     claude: bool = False  # also install the Claude Code PreToolUse hook
     global_excludes: Path | None = None  # the user's excludes file, copied into ours (global_excludes())
     identity: tuple[str, str] | None = None  # (name, email) of the agent's commits (naming.context.git_identity)
+    event_log: Path | None = None  # the sprint's event log: the hooks record their refusals there
 
 
 def dispatch_dir(worktree: Path) -> Path:
@@ -56,9 +57,11 @@ def rules_path(worktree: Path) -> Path:
     return dispatch_dir(worktree) / "territory.json"
 
 
-def hook_command(mode: str, rules_file: Path) -> str:
-    """The shell command an installed hook runs (``-I``: nothing from the worktree is imported)."""
-    return " ".join(shlex.quote(p) for p in (sys.executable, "-I", "-m", HOOK_MODULE, mode, str(rules_file)))
+def hook_command(mode: str, rules_file: Path, event_log: Path | None = None) -> str:
+    """The shell command an installed hook runs (``-I``: nothing from the worktree is imported);
+    with ``event_log``, a refusal is also appended to that sprint log."""
+    argv = [sys.executable, "-I", "-m", HOOK_MODULE, mode, str(rules_file), *([str(event_log)] if event_log else [])]
+    return " ".join(shlex.quote(p) for p in argv)
 
 
 def _write_script(path: Path, text: str) -> None:
@@ -75,7 +78,7 @@ def _pre_commit_script(spec: GuardSpec, rules_file: Path) -> str:
     chain = f"exec {shlex.quote(str(original))} \"$@\"\n" if original else "exit 0\n"
     return ("#!/bin/sh\n"
             f"# agent-dispatch territory check for agent {spec.rules.agent} (see {HOOK_MODULE})\n"
-            f"{hook_command('pre-commit', rules_file)} || exit 1\n" + chain)
+            f"{hook_command('pre-commit', rules_file, spec.event_log)} || exit 1\n" + chain)
 
 
 def _install_hooks(spec: GuardSpec, hooks: Path, rules_file: Path) -> None:
@@ -111,7 +114,7 @@ def _install_claude(worktree: Path, spec: GuardSpec, rules_file: Path, ours: Pat
     entries = settings.setdefault("hooks", {}).setdefault("PreToolUse", [])
     entries[:] = [e for e in entries if HOOK_MODULE not in json.dumps(e)]
     entries.append({"matcher": CLAUDE_MATCHER,
-                    "hooks": [{"type": "command", "command": hook_command("claude", rules_file)}]})
+                    "hooks": [{"type": "command", "command": hook_command("claude", rules_file, spec.event_log)}]})
     settings_file.parent.mkdir(parents=True, exist_ok=True)
     settings_file.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     original = spec.global_excludes

@@ -9,6 +9,7 @@ from pathlib import Path
 from agent_dispatch import git
 from agent_dispatch.naming.context import SprintContext, git_identity
 from agent_dispatch.plan.model import Plan
+from agent_dispatch.store.log import events_path
 from agent_dispatch.workspace import guard, hooks
 from agent_dispatch.workspace.layout import AgentSpace
 from agent_dispatch.workspace.territory import rules_from_plan
@@ -43,7 +44,8 @@ def sprint_installer(plan: Plan, plan_path: Path, root: Path, context: SprintCon
                                 foreign_roots=[p for p in everyone if p != space.worktree])
         spec = hooks.GuardSpec(rules=rules, plan_path=plan_path, token=token, original_hooks=original,
                                claude=uses_claude(plan, context, space.agent), global_excludes=excludes,
-                               identity=git_identity(plan, space.agent))
+                               identity=git_identity(plan, space.agent),
+                               event_log=events_path(root, plan.sprint.id))
         return hooks.install(space.worktree, spec)
 
     return install
