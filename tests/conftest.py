@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase
 from hypothesis import settings as hypothesis_settings
 
 from realcli import RealCLI, cli_path, require
@@ -21,6 +22,9 @@ EXAMPLE_PLAN = Path("docs/agent-dispatch/sprints/sprint-01/dispatch.yaml")
 IN_CI = bool(os.environ.get("CI")) or os.environ.get("DISPATCH_REQUIRE_REALCLI") == "1"
 hypothesis_settings.register_profile("ci", database=None, print_blob=True, deadline=None)
 hypothesis_settings.register_profile("dev", print_blob=True)
+# bench/mutations.py: the first failing example is enough (no shrinking, which can take minutes).
+hypothesis_settings.register_profile("mutation", parent=hypothesis_settings.get_profile("ci"),
+                                     phases=[Phase.explicit, Phase.reuse, Phase.generate])
 HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "dev")
 hypothesis_settings.load_profile(HYPOTHESIS_PROFILE)
 HYPOTHESIS_SEED = int(os.environ.get("HYPOTHESIS_SEED") or (0 if IN_CI else random.randrange(2**32)))
