@@ -18,6 +18,7 @@ exit 1 when C < N. The long check of CI (`.ci/run`); about 5-8 minutes on two co
     python bench/mutations.py                 # all of them
     python bench/mutations.py --list          # names and guards only
     python bench/mutations.py NAME [NAME ...] # a few
+    python bench/mutations.py --baseline      # the guards pass on the unmutated copy
 """
 
 from __future__ import annotations
@@ -193,12 +194,14 @@ def interpreter(workdir: Path, src: Path) -> Path:
     return python
 
 
-def run_one(mutation: Mutation, workdir: Path) -> tuple[bool, float]:
-    """Apply ``mutation`` to a fresh copy of the tree and run its guards; (caught, seconds)."""
+def run_one(mutation: Mutation, workdir: Path, *, mutate: bool = True) -> tuple[bool, float]:
+    """Apply ``mutation`` to a fresh copy of the tree (unless not ``mutate``: the baseline) and
+    run its guards; (guards failed, seconds)."""
     copy = workdir / mutation.name
     shutil.copytree(ROOT, copy, ignore=COPY_IGNORE)
     target = copy / mutation.path
-    target.write_text(apply(target.read_text(), mutation))
+    if mutate:
+        target.write_text(apply(target.read_text(), mutation))
     python = interpreter(copy, copy / "src")
     env = {**os.environ, "PYTHONPATH": str(copy / "src"), "PYTHONDONTWRITEBYTECODE": "1",
            "HYPOTHESIS_PROFILE": "mutation"}  # tests/conftest.py: fixed seed, no shrinking
@@ -221,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="run only these mutations")
     parser.add_argument("--list", action="store_true", help="print the mutations and their guards")
+    parser.add_argument("--baseline", action="store_true",
+                        help="run the guards on the unmutated copy instead: each must pass")
     args = parser.parse_args(argv)
     unknown = set(args.names) - {m.name for m in MUTATIONS}
     if unknown:
@@ -236,6 +241,11 @@ def main(argv: list[str] | None = None) -> int:
         for m in chosen:
             print(f"{m.name}: {m.promise}\n  {m.path}\n  guards: {' '.join(m.guards)}")
         return 0
+    if args.baseline:  # guards that fail without a mutation would count every mutation as caught
+        with tempfile.TemporaryDirectory(prefix="dispatch-mutations-") as tmp:
+            failing = [m.name for m in chosen if run_one(m, Path(tmp), mutate=False)[0]]
+        print(f"RESULT baseline total={len(chosen)} failing={len(failing)} {' '.join(failing)}".rstrip())
+        return 1 if failing else 0
     caught = 0
     with tempfile.TemporaryDirectory(prefix="dispatch-mutations-") as tmp:
         for mutation in chosen:

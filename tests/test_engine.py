@@ -305,6 +305,10 @@ def test_operator_message_sent_while_a_session_runs_reaches_the_next_session(tmp
 
 CODEX_REFUSED = '''#!{python}
 import json
+import sys
+if sys.argv[1:] == ["--version"]:  # gate 1's preflight asks every agent CLI for its version
+    print("codex-cli 0.0.0 (stand-in)")
+    raise SystemExit(0)
 refusal = ("fakellm: no tools offered: Codex offers model 'gpt-6.2-sol' its tools only in code mode "
            "(JavaScript run by its `exec` tool; 12 tools), which the fake model cannot script. "
            "Fix: `model: fake-model` in the plan")
