@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import Phase
+from hypothesis import settings as hypothesis_settings
 
 from realcli import RealCLI, cli_path, require
 from skips import pytest_runtest_makereport, pytest_terminal_summary  # noqa: F401  (hooks: CI fails skips)
@@ -13,6 +16,28 @@ from skips import pytest_runtest_makereport, pytest_terminal_summary  # noqa: F4
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "bookshop"
 EXAMPLE_PLAN = Path("docs/agent-dispatch/sprints/sprint-01/dispatch.yaml")
+
+# Hypothesis: a fixed profile in CI (seed 0, no example database: every run draws the same
+# examples), random locally; the seed is printed in the header either way, and
+# `HYPOTHESIS_SEED=<n>` repeats a run.
+IN_CI = bool(os.environ.get("CI")) or os.environ.get("DISPATCH_REQUIRE_REALCLI") == "1"
+hypothesis_settings.register_profile("ci", database=None, print_blob=True, deadline=None)
+hypothesis_settings.register_profile("dev", print_blob=True)
+# bench/mutations.py: the first failing example is enough (no shrinking, which can take minutes).
+hypothesis_settings.register_profile("mutation", parent=hypothesis_settings.get_profile("ci"),
+                                     phases=[Phase.explicit, Phase.reuse, Phase.generate])
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if IN_CI else "dev")
+hypothesis_settings.load_profile(HYPOTHESIS_PROFILE)
+HYPOTHESIS_SEED = int(os.environ.get("HYPOTHESIS_SEED") or (0 if IN_CI else random.randrange(2**32)))
+HYPOTHESIS_SEED_NOTE = f"seed {HYPOTHESIS_SEED}; repeat with HYPOTHESIS_SEED={HYPOTHESIS_SEED}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Hand the seed to Hypothesis's pytest plugin unless --hypothesis-seed names one."""
+    if config.getoption("hypothesis_seed", None) is None:
+        config.option.hypothesis_seed = str(HYPOTHESIS_SEED)
+
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
@@ -62,3 +87,35 @@ def realcli(request: pytest.FixtureRequest, tmp_path: Path,
     cli = next((mark.args[0] for mark in request.node.iter_markers("realcli") if mark.args), None)
     monkeypatch.setenv("PATH", cli_path())  # adapters find their binary on this process's PATH
     return RealCLI(tmp_path, cli, require(cli))
+
+
+def base_reflog(repo: Path, branch: str = "main") -> list[tuple[str, str]]:
+    """Every value the branch ever had, newest first, as (commit, reflog message)."""
+    out = git(repo, "log", "-g", "--format=%H %gs", f"refs/heads/{branch}")
+    return [(line[:40], line[41:]) for line in out.splitlines() if line]
+
+
+def assert_base_moves_validated(repo: Path, log: list[dict], branch: str = "main") -> list[str]:
+    """Check every move of ``branch`` in its reflog against the validation events, not the
+    ``ref_updated`` claims: each commit the tool moved it to has the tree of a commit whose
+    ``merge_validation`` passed. Entries written by ``git commit`` (the test's own setup) are the
+    only ones left out. Returns the commits checked."""
+    passed = {git(repo, "rev-parse", f"{e['data']['commit']}^{{tree}}").strip()
+              for e in log if e["type"] == "merge_validation" and e["data"]["ok"]}
+    moves = [commit for commit, message in base_reflog(repo, branch) if not message.startswith("commit")]
+    for commit in moves:
+        tree = git(repo, "rev-parse", f"{commit}^{{tree}}").strip()
+        assert tree in passed, f"{branch} pointed at {commit}, whose tree no validation passed"
+    landed = [e for e in log if e["type"] == "ref_updated" and e["data"]["new"]]
+    assert len(moves) >= len(landed), (moves, landed)  # each landing is in the reflog
+    return moves
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say which source tree the tests and the territory hooks (``python -I``) exercise, and the
+    Hypothesis profile with its seed, so that a run can be repeated."""
+    import agent_dispatch
+
+    return [f"agent_dispatch under test: {Path(agent_dispatch.__file__).parent} (hooks run `python -I`: "
+            "the installed package; tests/test_territory_hooks.py checks they are the same)",
+            f"hypothesis profile: {HYPOTHESIS_PROFILE} ({HYPOTHESIS_SEED_NOTE})"]

@@ -683,6 +683,10 @@ def check_edit_shell_resume(realcli: RealCLI) -> tuple[SessionSummary, SessionSu
 
 
 API_ERROR_SCENARIO = {"rules": [{"match": None, "steps": [{"error": 500, "message": "fake overload"}]}]}
+# How the pinned CLIs exit on an API error (measured: 400, 401 and 500 alike): 1, where Qwen exits 0.
+# Asserted so that an upgrade that starts exiting 0 shows here; the session fails either way because
+# the adapters read the error from the stream (the `detail` assertions), never from the exit status.
+EXIT_ON_API_ERROR = {"claude": 1, "codex": 1}
 
 
 # -- Claude Code -----------------------------------------------------------------------------
@@ -725,6 +729,7 @@ def test_claude_real_denials_fail_the_session_although_exit_0(tmp_path: Path, re
 def test_claude_real_api_error_fails_the_session(tmp_path: Path, realcli: RealCLI):
     real = RealRun(realcli)
     outcome, records, log = real.session(API_ERROR_SCENARIO, prompt="hello")
+    assert outcome.exit_code == EXIT_ON_API_ERROR["claude"], log
     assert outcome.reason == "failed", log
     assert outcome.detail.startswith("error: API Error: 500"), outcome.detail  # from the stream
     assert outcome.summary.retries == 2 and len(records) == 3, log  # CLAUDE_CODE_MAX_RETRIES=2
@@ -772,6 +777,7 @@ def test_codex_real_policy_rejection_fails_the_session_although_exit_0(tmp_path:
 def test_codex_real_api_error_fails_the_session(tmp_path: Path, realcli: RealCLI):
     real = RealRun(realcli)
     outcome, records, log = real.session(API_ERROR_SCENARIO, prompt="hello")
+    assert outcome.exit_code == EXIT_ON_API_ERROR["codex"], log
     assert outcome.reason == "failed" and outcome.detail.startswith("error:"), (outcome.detail, log)
     # (1 + stream_max_retries) attempts of (1 + request_max_retries) requests; the defaults make 30.
     assert outcome.summary.retries == 2 and len(records) <= 9, log

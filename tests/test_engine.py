@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from conftest import git, make_repo
+from conftest import assert_base_moves_validated, git, make_repo
 
 PLAN = Path("docs/agent-dispatch/sprints/sprint-01/dispatch.yaml")
 VERIFY_A = "`python -c 'import app.a as m; assert m.VALUE == 2, m.VALUE'`"
@@ -93,6 +93,12 @@ def test_waves_retry_ladder_and_landing(tmp_path: Path):
     first, second = (Path(e["data"]["file"]).read_text() for e in queued)
     assert "RETRY 1 OF 3" in first and "AssertionError: 0" in first
     assert "RETRY 2 OF 3" in second and "AssertionError: 0" in second and "AssertionError: 1" in second
+    # The exact error: the verify command's whole output on each failed attempt, not a line of it.
+    verify = VERIFY_A.strip("`")
+    output_0, output_1 = (check_output(tmp_path / f"rerun-{v}", verify, write_value(v)[1]) for v in (0, 1))
+    assert output_0.count("\n") >= 2  # a traceback: more than its last line
+    assert f"```\n{output_0}\n```" in first
+    assert f"```\n{output_0}\n```" in second and f"```\n{output_1}\n```" in second
     sessions = [e for e in log if e["type"] == "agent_session_started" and e["agent"] == "alpha"]
     assert [e["data"]["attempt"] for e in sessions] == [1, 2, 3]
     # The base branch holds both agents' work, and the status agrees with the log.
@@ -104,6 +110,8 @@ def test_waves_retry_ladder_and_landing(tmp_path: Path):
     # Every ref update of the base branch went to a validated commit.
     updates = [e for e in log if e["type"] == "ref_updated"]
     assert updates and all(e["data"]["validated"] for e in updates)
+    # ... and the base's reflog agrees: it never pointed at anything else, not even briefly.
+    assert assert_base_moves_validated(repo, log)
 
 
 def test_chain_failing_four_times_is_parked_and_sprint_finishes(tmp_path: Path):
@@ -302,8 +310,8 @@ def test_operator_message_sent_while_a_session_runs_reaches_the_next_session(tmp
 CODEX_REFUSED = '''#!{python}
 import json
 import sys
-if sys.argv[1:] == ["--version"]:  # gate 1's preflight asks, as of every real CLI
-    print("codex-cli 0.0.0-stub")
+if sys.argv[1:] == ["--version"]:  # gate 1's preflight asks every agent CLI for its version
+    print("codex-cli 0.0.0 (stand-in)")
     raise SystemExit(0)
 refusal = ("fakellm: no tools offered: Codex offers model 'gpt-6.2-sol' its tools only in code mode "
            "(JavaScript run by its `exec` tool; 12 tools), which the fake model cannot script. "
@@ -405,6 +413,41 @@ def test_interrupted_session_is_recovered_not_retried(tmp_path: Path):
     assert "RESUMING" in text and "interrupted" in text and "wip: auto-save before restart" in text
     assert "Resume from chain chain-1" in text and "RETRY" not in text
     assert git(repo, "show", "main:app/a.py").startswith("VALUE = 2\n")
+
+
+def check_output(where: Path, command: str, write: dict) -> str:
+    """What ``command`` prints (stdout, then stderr) in a copy of the sprint repo's app package
+    with one scripted ``write`` applied: the output the tool's own check saw."""
+    (where / "app").mkdir(parents=True)
+    (where / "app" / "__init__.py").write_text("")
+    (where / "app" / "b.py").write_text("NAME = 'b'\n")
+    (where / write["write"]).write_text(write["content"])
+    done = subprocess.run(["bash", "-c", command], cwd=where, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    return (done.stdout + ("\n" if done.stdout and done.stderr else "") + done.stderr).strip()
+
+
+def test_retry_message_carries_a_long_output_with_its_marked_truncation(tmp_path: Path):
+    """Output longer than OUTPUT_TAIL reaches the agent as its last OUTPUT_TAIL characters behind
+    one ellipsis (the documented cut), every line of that tail intact."""
+    from agent_dispatch.checkrun import OUTPUT_TAIL, run_check
+    from agent_dispatch.engine import messages
+    from agent_dispatch.plan.model import Chain
+
+    command = "python -c \"import sys; [print(f'line {i}: ' + 'x' * 40, file=sys.stderr) for i in range(300)]; sys.exit(4)\""
+    full = "\n".join(f"line {i}: " + "x" * 40 for i in range(300))
+    check = run_check("verify", "chain-1", command, tmp_path, timeout=60)
+    assert not check.ok and check.returncode == 4
+    assert check.output == "…" + full[-OUTPUT_TAIL:]
+    chain = Chain(id="chain-1", priority="P1", title="t", vector="v", signal="s", fix_site="f", verify=f"`{command}`")
+    values = {"attempt": 2, "codename": "A", "agent": "alpha", "sprint": "s", "branch": "b", "report_path": "r",
+              "build_command": "b", "test_command": "t", "chain": chain, "verify_command": command}
+    text = messages.retry_message(1, **values, history=[], failures=[check])
+    assert f"```\n…{full[-OUTPUT_TAIL:]}\n```" in text
+    short = run_check("verify", "chain-1", "python -c \"print('a'); print('b'); raise SystemExit('c')\"", tmp_path,
+                      timeout=60)
+    assert short.output == "a\nb\n\nc"  # under the limit: all of it, stdout then a newline then stderr
+    assert "```\na\nb\n\nc\n```" in messages.retry_message(1, **values, history=[], failures=[short])
 
 
 def test_retry_message_without_error_output_is_refused():

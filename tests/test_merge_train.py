@@ -12,7 +12,7 @@ from agent_dispatch.merge.chain import Candidate, build_chain
 from agent_dispatch.merge.resolve import resolve_additive
 from agent_dispatch.merge.train import Train
 from agent_dispatch.merge.validation import ValidationPool
-from conftest import git, make_repo
+from conftest import assert_base_moves_validated, git, make_repo
 from test_engine import PLAN, dispatch, events, sprint_repo, write_value
 
 CHECK = """import pathlib, sys
@@ -103,6 +103,7 @@ def test_shared_dependency_file_conflict_resolved_additively(tmp_path: Path):
     assert any(e["type"] == "merge_step" and e["data"].get("resolved") == ["requirements.txt"] for e in log)
     head_tree = git(repo, "rev-parse", "main^{tree}").strip()
     assert head_tree in _validated_trees(repo, log)
+    assert assert_base_moves_validated(repo, log)
 
 
 def test_branches_that_break_only_together_return_the_later_one(tmp_path: Path):
@@ -124,3 +125,4 @@ def test_branches_that_break_only_together_return_the_later_one(tmp_path: Path):
     validated = _validated_trees(repo, log)
     for update in (e for e in log if e["type"] == "ref_updated" and e["data"]["new"]):
         assert git(repo, "rev-parse", f"{update['data']['new']}^{{tree}}").strip() in validated
+    assert assert_base_moves_validated(repo, log)  # the reflog too: no brief detour either

@@ -102,8 +102,32 @@ def test_ref_updated_is_validated_only_when_the_base_holds_the_validated_tree(tm
     assert landing.move_base(repo, "main", old, other, validated, lambda t, d: recorded.append((t, d)),
                              agents=["alpha"])
     assert recorded[-1][1]["new"] == other and recorded[-1][1]["validated"] is False
-    assert landing.move_base(repo, "main", other, other, other, lambda t, d: recorded.append((t, d)))
+    assert landing.move_base(repo, "main", other, other, other, lambda t, d: recorded.append((t, d)), passed=True)
     assert recorded[-1][1]["validated"] is True
+    # The same tree, but no validation run of that commit passed: not validated.
+    assert landing.move_base(repo, "main", other, other, other, lambda t, d: recorded.append((t, d)))
+    assert recorded[-1][1]["validated"] is False
+
+
+def test_an_unvalidated_move_of_the_base_turns_the_health_red(tmp_path: Path):
+    """The RED rule for an unvalidated ref can fire: a move whose commit no validation passed is
+    recorded as unvalidated, and the status computed from the log says so."""
+    from conftest import make_repo
+
+    repo = make_repo(tmp_path / "r")
+    old = git(repo, "rev-parse", "main").strip()
+    (repo / "f").write_text("never validated\n")
+    git(repo, "add", "f")
+    git(repo, "commit", "-q", "-m", "unvalidated")
+    new = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "reset", "-q", "--hard", old)
+    with EventLog(tmp_path / "log" / "events.db") as log:
+        log.append("sprint_started", data={"agents": [{"name": "alpha", "role": "DATA"}], "waves": {"1": ["alpha"]},
+                                            "chains": {"alpha": ["chain-1"]}})
+        landing.move_base(repo, "main", old, new, new, lambda t, d: log.append(t, data=d), agents=["alpha"])
+        status = log.status()
+    assert status.health == "RED"
+    assert "refs/heads/main moved to an unvalidated commit" in status.health_reasons
 
 
 

@@ -13,13 +13,17 @@ from agent_dispatch.errors import PlanError, Problem
 from agent_dispatch.plan.loader import dump_plan, load_text
 from agent_dispatch.plan.validate import validate
 
+# Any text a plan may hold: upper and lower case, glob characters, tabs and newlines inside,
+# and characters beyond the BMP (emoji, CJK extension B).
 TEXT = st.text(
-    alphabet=st.characters(whitelist_categories=("L", "N", "P", "S", "Zs"), max_codepoint=0x2FFF),
+    alphabet=st.one_of(st.characters(whitelist_categories=("L", "N", "P", "S", "Zs")), st.sampled_from("\t\n*?[]!")),
     min_size=1,
     max_size=30,
 ).map(str.strip).filter(bool)
 NAME = st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True)
-PATH = st.from_regex(r"[a-z]{1,6}(/[a-z]{1,6}){0,2}/?", fullmatch=True)
+# Territory patterns are gitignore globs: upper case, `*`, `**`, `?` and classes included.
+PATH = st.from_regex(r"([a-zA-Z_][a-zA-Z0-9_-]{0,5}|\*|\*\*|[a-z]\?[a-z]|\*\.[a-z]{1,3}|\[a-c\][A-Z])"
+                     r"(/([a-zA-Z_][a-zA-Z0-9_-]{0,5}|\*|\*\*|[a-z]\?[a-z]|\*\.[a-z]{1,3})){0,2}/?", fullmatch=True)
 ROLE = st.sampled_from(["DATA", "BACKEND", "FRONTEND", "SERVICES", "QA", "INFRA", "DESIGN", "LEAD", "ML-TRAINING"])
 
 
@@ -86,10 +90,29 @@ def to_yaml(data) -> str:
     return stream.getvalue()
 
 
+def assert_holds(actual, expected, where: str) -> None:
+    """Every value of ``expected`` (the plan as written) is in ``actual`` (the loaded model's data)."""
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict), f"{where}: {actual!r} is not a mapping"
+        for key, value in expected.items():
+            assert key in actual, f"{where}.{key} dropped on load"
+            assert_holds(actual[key], value, f"{where}.{key}")
+    elif isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), f"{where}: {actual!r} != {expected!r}"
+        for index, (got, value) in enumerate(zip(actual, expected)):
+            assert_holds(got, value, f"{where}[{index}]")
+    elif isinstance(expected, str) and isinstance(actual, dict) and "text" in actual:
+        assert actual["text"] == expected, f"{where}: {actual!r} != {expected!r}"  # a criterion's short form
+    else:
+        assert actual == expected, f"{where}: {actual!r} != {expected!r}"
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plan_data())
 def test_valid_plans_round_trip(data):
     loaded = load_text(to_yaml(data), "plan.yaml")
+    # Against the input itself, not only a second load: a field dropped on load fails here.
+    assert_holds(loaded.plan.model_dump(mode="json"), data, "plan")
     again = load_text(dump_plan(loaded.plan), "plan.yaml")
     assert again.plan == loaded.plan
     assert dump_plan(again.plan) == dump_plan(loaded.plan)

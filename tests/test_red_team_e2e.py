@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from conftest import git
+from conftest import assert_base_moves_validated, git
 from test_engine import PLAN, dispatch, events, sprint_repo, write_value
 
 # Split so that no scanner flags this test file itself.
@@ -31,8 +31,12 @@ def writes(path: str, content: str) -> list[dict]:
 
 
 def ref_updates_all_validated(repo: Path) -> list[dict]:
-    updates = [e for e in events(repo) if e["type"] == "ref_updated"]
-    assert all(e["data"]["validated"] for e in updates)
+    """The base branch landed something, and every value its reflog shows (not only what the
+    ``ref_updated`` events claim) is a tree whose validation passed."""
+    log = events(repo)
+    updates = [e for e in log if e["type"] == "ref_updated"]
+    assert updates and all(e["data"]["validated"] for e in updates)  # all([]) would prove nothing
+    assert assert_base_moves_validated(repo, log)
     return updates
 
 
@@ -105,7 +109,7 @@ def test_accepted_high_lands_with_its_reason_in_the_summary(tmp_path: Path):
     summary = (repo / PLAN.parent / "SPRINT-SUMMARY.md").read_text()
     risks = summary.split("## Accepted Risks", 1)[1].split("##", 1)[0]
     assert finding_id in risks and reason in risks and "HIGH" in risks
-    assert ref_updates_all_validated(repo)
+    ref_updates_all_validated(repo)
 
 
 def test_reviewer_agent_findings_block_before_anything_lands(tmp_path: Path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import itertools
 import json
 import sqlite3
@@ -10,15 +11,18 @@ import sys
 import textwrap
 import threading
 import time
+import types
+import typing
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from agent_dispatch.errors import FatalError
 from agent_dispatch.store import EventLog, EventType, NewEvent, events_path, project
 from agent_dispatch.store import log as log_module
+from agent_dispatch.store.events import NEEDS_CHAIN, PAYLOADS, validate
 from agent_dispatch.store.projections import PROJECTION_VERSION, STATUS
 
 PLAN = {
@@ -284,8 +288,56 @@ EVENTS = st.one_of(
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(batches=st.lists(st.lists(EVENTS, max_size=12), min_size=1, max_size=6))
+def _values(annotation: object) -> st.SearchStrategy:
+    """Values of one payload field's type, drawn from names the folds know (agents, chains, gates)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return st.sampled_from(args)
+    if origin in (types.UnionType, typing.Union):
+        return st.one_of(*(_values(arg) for arg in args))
+    if origin is list:
+        return st.lists(_values(args[0]), max_size=2)
+    if origin is dict or annotation is dict:
+        return st.just({})
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return st.sampled_from(list(annotation))
+    return {type(None): st.none(), bool: st.booleans(), int: st.integers(0, 4), float: st.floats(0, 100),
+            str: st.sampled_from(["data", "chain-1", "1", "2", "gate-3:data", "x.py", "refs/heads/main", ""])
+            }.get(annotation, st.just(None))  # type: ignore[arg-type]
+
+
+@st.composite
+def any_event(draw, type_: EventType) -> NewEvent:
+    """An event of ``type_`` with every required key of its payload model, valid on append."""
+    model = PAYLOADS[type_]
+    data = {name: draw(_values(info.annotation)) for name, info in model.model_fields.items()
+            if info.is_required() or draw(st.booleans())}
+    event = NewEvent(type_, draw(AGENTS), draw(st.none() | CHAINS) if type_ not in NEEDS_CHAIN else draw(CHAINS),
+                     json.loads(json.dumps(data, default=str)))
+    try:
+        validate(event.type, agent=event.agent, chain=event.chain, data=event.data)
+    except ValueError:
+        assume(False)
+    return event
+
+
+# Every event type the log knows, so that no fold is left out of the property below.
+ALL_EVENTS = st.one_of(EVENTS, *(any_event(t) for t in EventType if t != EventType.SPRINT_STARTED))
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(st.data())
+def test_the_property_covers_every_event_type(data: st.DataObject) -> None:
+    """Each type has a payload model and the strategy draws a valid event of it."""
+    assert set(PAYLOADS) == set(EventType)
+    for type_ in EventType:
+        if type_ != EventType.SPRINT_STARTED:  # the fixture's first event, with the plan
+            assert data.draw(any_event(type_)).type == type_
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.filter_too_much])
+@given(batches=st.lists(st.lists(ALL_EVENTS, max_size=12), min_size=1, max_size=6))
 def test_incremental_status_equals_full_replay(tmp_path_factory, batches) -> None:
     path = tmp_path_factory.mktemp("inc") / "sprint-01" / "events.db"
     with EventLog(path, snapshot_every=5) as writer:

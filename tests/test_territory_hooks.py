@@ -162,6 +162,21 @@ def test_hook_rules_agree_with_the_plan_territory(example_repo: Path, tmp_path: 
     assert read_rules(tmp_path / "rules.json") == rules_from_plan(plan, "qa")
 
 
+def test_hooks_run_the_source_tree_under_test():
+    """The installed hooks run ``python -I`` (no PYTHONPATH, no current directory), so they import
+    whatever package the interpreter has installed, not necessarily the source these tests import.
+    Every hook test here is only meaningful when the two are the same tree: an editable install of
+    this checkout (`pip install -e .`), or bench/mutations.py's interpreter for a mutated copy."""
+    import agent_dispatch
+
+    code = "import agent_dispatch, sys; sys.stdout.write(agent_dispatch.__file__)"
+    hooks_import = subprocess.run([sys.executable, "-I", "-c", code], check=True, capture_output=True,
+                                  text=True).stdout
+    assert Path(hooks_import).resolve() == Path(agent_dispatch.__file__).resolve(), (
+        f"hooks (python -I) import {hooks_import}, the tests import {agent_dispatch.__file__}: "
+        "install this checkout with `pip install -e .`")
+
+
 def test_hook_entry_stays_light():
     """The Claude Code edit hook runs before every file edit: importing it loads no pydantic, no
     plan and no git (territory matching is agent_dispatch.ownership, which needs only pathspec)."""

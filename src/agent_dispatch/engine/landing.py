@@ -54,19 +54,21 @@ def land(
         new = git.commit_tree(root, git.tree_of(root, validated), parents, message)
     else:
         new = validated
+    # ``validated`` is true only for a commit whose own validation run passed, never by assumption.
     move_base(root, base_branch, base, new, validated, record,
-              agents=[link.candidate.agent for link in result.accepted])
+              agents=[link.candidate.agent for link in result.accepted], passed=validated in result.passed)
     return result
 
 
 def move_base(root: Path, base_branch: str, old: str, new: str, validated: str, record: Record,
-              agents: Sequence[str] = ()) -> bool:
+              agents: Sequence[str] = (), *, passed: bool = False) -> bool:
     """Move the base branch from ``old`` to ``new`` (whose tree is ``validated``'s), keeping any
     checkout of it in step; never under local changes. Returns True when it moved.
 
-    Records ``ref_updated`` either way, naming the ``agents`` whose work the move lands: with
-    ``new`` the commit the base points to now and ``validated`` true only when that commit's tree
-    is the one validation passed; when the base did not move, ``new`` is null, ``error`` says why
+    ``passed`` says whether the validation run of the commit ``validated`` itself passed (the
+    merge train's result for that exact commit). Records ``ref_updated`` either way, naming the
+    ``agents`` whose work the move lands: with ``new`` the commit the base points to now and
+    ``validated`` true only when ``passed`` and that commit's tree is ``validated``'s; when the base did not move, ``new`` is null, ``error`` says why
     and ``blocking`` lists the checkout's uncommitted files the landing would have overwritten:
     those agents did not land.
     """
@@ -89,7 +91,7 @@ def move_base(root: Path, base_branch: str, old: str, new: str, validated: str, 
     moved_to = git.rev_parse(root, ref)
     # The base must now hold exactly what was validated: the same commit, or (batch mode) a commit
     # whose tree is the validated tip's.
-    ok = moved_to == new and git.tree_of(root, moved_to) == git.tree_of(root, validated)
+    ok = passed and moved_to == new and git.tree_of(root, moved_to) == git.tree_of(root, validated)
     record(EventType.REF_UPDATED, {"ref": ref, "old": old, "new": moved_to, "validated": ok,
                                    "validated_commit": validated, "agents": list(agents)})
     return True

@@ -33,6 +33,7 @@ class TrainResult:
     conflicts: dict[str, list[str]] = field(default_factory=dict)
     resolved: dict[str, list[str]] = field(default_factory=dict)
     already: list[str] = field(default_factory=list)
+    passed: set[str] = field(default_factory=set)  # commits whose own validation run passed
     runs: int = 0
     rounds: int = 0
 
@@ -59,6 +60,8 @@ class Train:
         self.result.rounds += 1
         self.result.runs += len(results)
         for link, validation in zip(links, results):
+            if validation.ok:
+                self.result.passed.add(link.commit)
             self.record(EventType.MERGE_VALIDATION, {"agent": link.candidate.agent, "commit": link.commit,
                                              "ok": validation.ok,
                                              "checks": [c.as_data() for c in validation.checks]})
