@@ -64,7 +64,7 @@ def finish(rt: Runtime) -> str:
                    + (f": uncommitted changes to {', '.join(blocking)} in the way" if blocking else "")
                    + f"; commit or stash them, then `dispatch merge {rt.plan_path}`")
     decision = ship_decision(rt.plan, status, landed=state.landed, base_ok=final.ok, open_critical=open_critical,
-                             landing_problem=problem)
+                             landing_problem=problem, criteria=criteria)
     facts = {e.agent: e.data.get("facts", {}) for e in rt.log.read(types=[EventType.REPORT_PARSED]) if e.agent}
     text = render_summary(rt.plan, status, decision=decision, merge_log=_merge_log(rt), facts=facts,
                           accepted=accepted or [], overrides=state.overrides, base_commit=base, criteria=criteria)
