@@ -210,13 +210,14 @@ def chain(
     chain_id: Annotated[str, typer.Argument(help="The chain id from the plan, e.g. chain-1.")],
     state: Annotated[str, typer.Argument(help="TRACING, FIXING, VERIFYING, COMPLETE, BLOCKED, PARKED, ...")],
     note: Annotated[Optional[str], typer.Option("--note", help="One line of detail.")] = None,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why you park it (required for PARKED).")] = None,
     agent: Annotated[Optional[str], typer.Option("--agent", help="Default: DISPATCH_AGENT.")] = None,
     sprint: SprintOpt = None,
 ) -> None:
     """(For agents) report progress on one of your chains; the tool verifies it independently."""
     from agent_dispatch.commands.operate import report_chain
 
-    _show(report_chain, chain_id, state, agent=agent, sprint=sprint, note=note)
+    _show(report_chain, chain_id, state, agent=agent, sprint=sprint, note=note, park_reason=reason)
 
 
 @app.command()

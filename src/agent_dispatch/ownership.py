@@ -19,7 +19,17 @@ from typing import Any
 
 import pathspec
 
-RULES_VERSION = 2
+RULES_VERSION = 3  # 3: dependency manifests shared add-only (``manifests``)
+
+# Dependency manifests and lockfiles (REQ-1.25): when a plan lists no ``shared_files``, these are
+# shared by every agent, additions only (gitignore patterns: any directory). The prompt names them
+# from this tuple, so what agents are told and what the hooks and gate 3 enforce cannot drift apart.
+DEPENDENCY_MANIFESTS = (
+    "pyproject.toml", "requirements*.txt", "constraints*.txt", "Pipfile", "Pipfile.lock", "poetry.lock",
+    "uv.lock", "package.json", "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "go.mod", "go.sum",
+    "go.work", "Cargo.toml", "Cargo.lock", "Gemfile", "Gemfile.lock", "composer.json", "composer.lock",
+    "Makefile",
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,11 @@ class TerritoryRules:
     allowed: tuple[str, ...] = ()  # sprint files this agent is asked to write: always writable
     worktree: str = ""  # absolute worktree path (for tool hooks that get absolute file paths)
     foreign_roots: tuple[str, ...] = field(default=())  # other checkouts of the repo: never writable
+    manifests: tuple[str, ...] = ()  # patterns of files shared add-only outside ``shared`` (DEPENDENCY_MANIFESTS)
+
+    @cached_property
+    def _manifests(self) -> Claim:
+        return Claim("", self.manifests)
 
     def owner_of(self, path: str) -> str | None:
         """The shared-file owner for shared files, else the first claimant owning ``path``."""
@@ -121,6 +136,10 @@ class TerritoryRules:
             return Violation(path, shared.owner, why)
         if self.own.owns(path):
             return None
+        if self.manifests and self._manifests.owns(path):
+            if removed_lines is None or removed_lines == 0:
+                return None
+            return Violation(path, self.owner_of(path), "shared dependency file, additions only")
         return Violation(path, self.owner_of(path))
 
     def violations(self, paths: Iterable[str], removed: Mapping[str, int] | None = None) -> list[Violation]:
@@ -139,7 +158,7 @@ class TerritoryRules:
             "own": self.own.as_data(), "claimants": [c.as_data() for c in self.claimants],
             "shared": [{"path": s.path, "owner": s.owner, "policy": s.policy} for s in self.shared],
             "allowed": list(self.allowed), "worktree": self.worktree,
-            "foreign_roots": list(self.foreign_roots),
+            "foreign_roots": list(self.foreign_roots), "manifests": list(self.manifests),
         }
 
     @classmethod
@@ -150,5 +169,5 @@ class TerritoryRules:
             claimants=tuple(Claim.from_data(c) for c in data["claimants"]),
             shared=tuple(SharedRule(s["path"], s["owner"], s.get("policy", "add-only")) for s in data.get("shared", ())),
             allowed=tuple(data.get("allowed", ())), worktree=data.get("worktree", ""),
-            foreign_roots=tuple(data.get("foreign_roots", ())),
+            foreign_roots=tuple(data.get("foreign_roots", ())), manifests=tuple(data.get("manifests", ())),
         )

@@ -8,6 +8,7 @@ records the mismatches.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,8 @@ _HEADING = re.compile(r"^#{2,3}\s+(.+?)\s*$", re.M)
 _STATUS = re.compile(r"^\s*\**Status\**\s*:\s*\**\s*(COMPLETE|PARTIAL|BLOCKED)", re.M | re.I)
 _FILE_LINE = re.compile(r"^\s*[-*]?\s*`?(MODIFIED|CREATED|DELETED|ADDED)`?\s+`?([^`\s]+)`?", re.M | re.I)
 _RESULT = re.compile(r"\b(PASS|FAIL)(?:ED)?\b", re.I)
+_PARKED_SECTION = re.compile(r"^##\s+Parked\b[^\n]*\n(?P<body>.*?)(?=^##\s|\Z)", re.M | re.S | re.I)
+_REASON_LIMIT = 300
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,32 @@ class CompletionReport:
     p0: tuple[dict[str, str], ...] = ()
     build: str | None = None  # PASS / FAIL as claimed
     tests: str | None = None
+    parked_text: str = ""  # the "## Parked Chains" section, its ### subsections included
+
+    def completed_chains(self, ids: Mapping[str, str]) -> set[str]:
+        """Chain ids (keys of ``ids``, chain id → task id) whose row in Tasks Completed says COMPLETE;
+        a row names its chain by task id (``A-01``) or chain id."""
+        named = {t.task_id.strip("` ").lower(): t.status for t in self.tasks}
+        return {chain for chain, task in ids.items()
+                if any(named.get(key.lower(), "").strip("*` ").upper().startswith("COMPLETE") for key in (task, chain))}
+
+    def parked_chains(self, ids: Mapping[str, str]) -> dict[str, str]:
+        """The agent's reason per chain it parked in its report's Parked Chains section (chain id →
+        reason): the line naming the chain (task id or chain id), without the name, or the line after
+        it when the name stands alone (a ``### A-01 (chain-1)`` heading)."""
+        lines = [ln.strip().lstrip("#-*> ").strip() for ln in self.parked_text.splitlines()]
+        lines = [ln for ln in lines if ln]
+        found: dict[str, str] = {}
+        for chain, task in ids.items():
+            name = re.compile(rf"(?<![\w-])({re.escape(task)}|{re.escape(chain)})(?![\w-])", re.I)
+            for i, line in enumerate(lines):
+                if not name.search(line):
+                    continue
+                rest = name.sub("", line).strip(" \t:—–-()`*|,.")
+                reason = rest if rest else (lines[i + 1] if i + 1 < len(lines) else "")
+                found[chain] = (reason or "parked in the completion report")[:_REASON_LIMIT]
+                break
+        return found
 
     @property
     def is_substantive(self) -> bool:
@@ -99,7 +128,9 @@ def parse_report(text: str) -> CompletionReport:
             build = found.group(1).upper()
         elif re.search(r"test", line, re.I) and tests is None:
             tests = found.group(1).upper()
-    return CompletionReport(status.group(1).upper() if status else None, sections, tasks, files, p0, build, tests)
+    parked = _PARKED_SECTION.search(text)
+    return CompletionReport(status.group(1).upper() if status else None, sections, tasks, files, p0, build, tests,
+                            parked.group("body").strip() if parked else "")
 
 
 def read_report(path: Path) -> CompletionReport | None:

@@ -6,6 +6,7 @@ Everything in it comes from the event log and git, not from what agents said abo
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,18 +30,39 @@ class ShipDecision:
     checklist: tuple[tuple[str, bool], ...]
 
 
+def criteria_check(plan: Plan, criteria: Mapping[str, str]) -> tuple[str, bool] | None:
+    """The checklist line for the sprint's success criteria, or None when the plan has none.
+
+    ``criteria`` maps a criterion's text to its result (``PASS (...)`` / ``FAIL (...)``); a criterion
+    without a result was not evaluated (no command), and only a PASS counts: a sprint whose goals are
+    unproven is not SHIPPED."""
+    texts = [c.text for c in plan.sprint.success_criteria]
+    if not texts:
+        return None
+    failing = [t for t in texts if t in criteria and not criteria[t].startswith("PASS")]
+    unevaluated = [t for t in texts if t not in criteria]
+    passed = len(texts) - len(failing) - len(unevaluated)
+    line = f"every success criterion passes ({passed}/{len(texts)})"
+    notes = [f"failing: {'; '.join(failing)}"] if failing else []
+    if unevaluated:
+        notes.append(f"not evaluated (no command): {'; '.join(unevaluated)}")
+    return line + (f": {' — '.join(notes)}" if notes else ""), not failing and not unevaluated
+
+
 def ship_decision(plan: Plan, status: Status, *, landed: set[str], base_ok: bool,
-                  open_critical: int, landing_problem: str | None = None) -> ShipDecision:
-    """SHIPPED when every merging agent landed on a validated base with nothing critical open;
-    NO-SHIP when nothing landed or the base is broken; PARTIAL otherwise.
+                  open_critical: int, landing_problem: str | None = None,
+                  criteria: Mapping[str, str] | None = None) -> ShipDecision:
+    """SHIPPED when every merging agent landed on a validated base with nothing critical open and
+    every success criterion passed; NO-SHIP when nothing landed or the base is broken; PARTIAL otherwise.
 
     ``landed`` counts only work the base branch moved to; ``landing_problem`` (why validated work
-    did not land, and the fix) is named in the checklist."""
+    did not land, and the fix) is named in the checklist. ``criteria``: each success criterion's
+    result by its text (see `criteria_check`)."""
     mergers = [n for n in status.agents if n in {a.name for a in plan.agents}
                and base_role(plan.agent(n).role) not in NON_MERGING_ROLES]
     parked = [k for k, c in status.chains.items() if c.state == "PARKED"]
     untriaged = [p for p in status.p0 if not p.triaged]
-    checklist = (
+    checklist: tuple[tuple[str, bool], ...] = (
         (f"every agent's work landed ({len(landed & set(mergers))}/{len(mergers)})"
          + (f": {landing_problem}" if landing_problem else ""), set(mergers) <= landed and not landing_problem),
         (f"build and test pass on {plan.sprint.base_branch} (validated before every move)", base_ok),
@@ -48,6 +70,9 @@ def ship_decision(plan: Plan, status: Status, *, landed: set[str], base_ok: bool
         ("no P0 discovery left untriaged", not untriaged),
         (f"no chain parked ({len(parked)} parked)", not parked),
     )
+    goals = criteria_check(plan, criteria or {})
+    if goals is not None:
+        checklist += (goals,)
     if not (landed & set(mergers)) or not base_ok:
         return ShipDecision("NO-SHIP", checklist)
     return ShipDecision("SHIPPED" if all(ok for _, ok in checklist) else "PARTIAL", checklist)

@@ -15,15 +15,17 @@ from typing import Any
 
 from agent_dispatch import git
 from agent_dispatch.agents.base import SessionOutcome, SessionRequest
-from agent_dispatch.artifacts.completion import read_report
+from agent_dispatch.artifacts.completion import CompletionReport, read_report
 from agent_dispatch.checkrun import CheckResult, run_check
 from agent_dispatch.engine import messages, review_gate
 from agent_dispatch.engine.gates import SETTLED_STATES, gate3, removed_lines_by_file
 from agent_dispatch.engine.runtime import Runtime
 from agent_dispatch.engine.state import AgentProgress, EngineState
-from agent_dispatch.engine.verify import run_chain_verify, verify_command
+from agent_dispatch.engine.verify import run_chain_verify
 from agent_dispatch.plan.model import Agent, Chain
 from agent_dispatch.plan.territory import territory_rules
+from agent_dispatch.plan.verify import verify_command
+from agent_dispatch.prompts.chains import task_ids
 from agent_dispatch.sessions.runner import (
     RunningSession,
     SessionRun,
@@ -32,7 +34,7 @@ from agent_dispatch.sessions.runner import (
     finish_session,
     start_session,
 )
-from agent_dispatch.store.events import EventType
+from agent_dispatch.store.events import EventType, ParkReason
 
 PRIORITY_ORDER = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 OPERATOR_MESSAGE = "operator"  # kind of the message `dispatch message` queues
@@ -211,6 +213,10 @@ def evaluate(rt: Runtime, agent: Agent, worktree: Path) -> Evaluation:
 
     Only what will land is verified, the committed branch tip: with uncommitted changes in the
     worktree nothing is run and no chain counts as done (the agent is asked to commit first).
+    A chain whose verify is prose completes on the agent's COMPLETE claim (`dispatch chain` or its
+    report's Tasks Completed row) once build and test pass; a chain the agent parked (`dispatch
+    chain ID PARKED --reason`, or its report's Parked Chains section) and that did not pass is
+    parked with the agent's reason.
     """
     progress = rt.state().agents[agent.name]
     timeout = rt.options.check_timeout
@@ -222,10 +228,14 @@ def evaluate(rt: Runtime, agent: Agent, worktree: Path) -> Evaluation:
     if checks[0].ok:
         checks.append(run_check("test", "test", rt.plan.sprint.test_command, worktree, timeout=timeout))
     open_chains = [c for c in ordered_chains(agent) if progress.chain_state.get(c.id) not in SETTLED_STATES]
+    report = read_report(worktree / rt.context.agent(agent.name).report)
+    reported, parked = agent_claims(rt, agent, report)
+    parked = {c.id: parked[c.id] for c in open_chains if c.id in parked}  # a settled chain stays as it is
     failing: dict[str, list[CheckResult]] = {}
     base_failures = [c for c in checks if not c.ok]
-    if base_failures and open_chains:
-        failing[open_chains[0].id] = list(base_failures)  # build/test breakage goes to the chain in progress
+    working = [c for c in open_chains if c.id not in parked]
+    if base_failures and working:
+        failing[working[0].id] = list(base_failures)  # build/test breakage goes to the chain in progress
     completed = []
     for chain in open_chains:
         verify = run_chain_verify(chain, worktree, timeout=timeout)
@@ -233,7 +243,7 @@ def evaluate(rt: Runtime, agent: Agent, worktree: Path) -> Evaluation:
             checks.append(verify)
             if not verify.ok:
                 failing.setdefault(chain.id, []).append(verify)
-        claimed = progress.claimed.get(chain.id) in {"VERIFYING", "DOCUMENTING", "COMPLETE"}
+        claimed = progress.claimed.get(chain.id) in {"VERIFYING", "DOCUMENTING", "COMPLETE"} or chain.id in reported
         if not base_failures and chain.id not in failing and (verify is not None or claimed):
             completed.append(chain.id)
     round_id = f"{progress.attempts}-{time.time_ns()}"
@@ -242,8 +252,35 @@ def evaluate(rt: Runtime, agent: Agent, worktree: Path) -> Evaluation:
                   round=round_id, **check.as_data())
     for chain_id in completed:
         rt.record(EventType.CHAIN_STATE, agent=agent.name, chain=chain_id, state="COMPLETE", source="tool")
-    still_open = [c for c in open_chains if c.id not in completed]
+    for chain_id, (park_reason, note) in parked.items():
+        if chain_id in completed:
+            continue  # it passed after all: done beats parked
+        failing.pop(chain_id, None)  # set aside by its agent: no retry tier for it
+        rt.record(EventType.CHAIN_STATE, agent=agent.name, chain=chain_id, state="PARKED", park_reason=park_reason,
+                  note=note, parked_by="agent", source="tool")
+        rt.say(f"{agent.name}: chain {chain_id} parked by the agent: {note}")
+    still_open = [c for c in open_chains if c.id not in completed and c.id not in parked]
     return Evaluation(checks, failing, completed, still_open)
+
+
+def agent_claims(rt: Runtime, agent: Agent,
+                 report: CompletionReport | None) -> tuple[set[str], dict[str, tuple[str, str]]]:
+    """(chains its report's Tasks Completed marks COMPLETE, chain → (park reason, the agent's words)
+    for the chains it parked), from the report and its `dispatch chain ... PARKED` claims."""
+    ids = task_ids(rt.context.agent(agent.name).letter, agent.chains)
+    reported = report.completed_chains(ids) if report is not None else set()
+    parked = {chain: (ParkReason.AGENT.value, why) for chain, why in
+              (report.parked_chains(ids) if report is not None else {}).items()}
+    progress = rt.state().agents[agent.name]
+    if any(state == "PARKED" for state in progress.claimed.values()):
+        # The reason is in the claim's event, not in the engine's state: read the agent's claims.
+        for event in rt.log.read(types=[EventType.CHAIN_STATE]):
+            if event.agent != agent.name or event.data.get("source") == "tool" or not event.chain:
+                continue
+            if progress.claimed.get(event.chain) == "PARKED" and event.data.get("state") == "PARKED":
+                parked[event.chain] = (str(event.data.get("park_reason") or ParkReason.AGENT.value),
+                                       str(event.data.get("note") or "parked by the agent"))
+    return reported, parked
 
 
 def _after_session(rt: Runtime, name: str, run: SessionRun | None) -> None:
@@ -338,10 +375,28 @@ def _follow_up(rt: Runtime, name: str, values: dict[str, Any]) -> tuple[str, str
     report = read_report(ctx.worktree / ctx.report)
     report_ok = report is not None and report.is_substantive
     if report_ok and not uncommitted:
-        return None
+        unclaimed = unclaimed_prose_chains(rt, agent, report)
+        if not unclaimed:
+            return None
+        ids = task_ids(ctx.letter, agent.chains)
+        chains = [{"id": c.id, "task_id": ids[c.id], "priority": c.priority, "title": c.title, "verify": c.verify}
+                  for c in unclaimed]
+        return "prose_claim", messages.render_message("prose-claim.md.j2", **values, chains=chains)
     text = messages.render_message("missing-report.md.j2", **values, empty=report is not None, report_ok=report_ok,
                                    uncommitted=uncommitted, chain_ids=", ".join(c.id for c in agent.chains) or "none")
     return ("uncommitted" if report_ok else "missing_report"), text
+
+
+def unclaimed_prose_chains(rt: Runtime, agent: Agent, report: CompletionReport | None) -> list[Chain]:
+    """The P0/P1 chains gate 3 would block on because their verify is prose and the agent claimed
+    neither COMPLETE nor PARKED, in `dispatch chain` or in its report (docs/engine.md, prose verify)."""
+    progress = rt.state().agents[agent.name]
+    reported, parked = agent_claims(rt, agent, report)
+    return [c for c in ordered_chains(agent)
+            if c.priority in {"P0", "P1"} and verify_command(c) is None
+            and progress.chain_state.get(c.id) not in SETTLED_STATES
+            and progress.claimed.get(c.id) not in {"VERIFYING", "DOCUMENTING", "COMPLETE", "PARKED"}
+            and c.id not in reported and c.id not in parked]
 
 
 def _retry(rt: Runtime, name: str, agent: Agent, evaluation: Evaluation, progress: AgentProgress) -> bool:

@@ -10,8 +10,8 @@ from agent_dispatch.artifacts.summary import render_summary, ship_decision, writ
 from agent_dispatch.checkrun import run_check
 from agent_dispatch.engine import review_gate
 from agent_dispatch.engine.runtime import Runtime
-from agent_dispatch.engine.verify import _BACKTICKED
 from agent_dispatch.merge.validation import ValidationPool
+from agent_dispatch.plan.verify import BACKTICKED
 from agent_dispatch.store.events import EventType
 
 
@@ -50,7 +50,7 @@ def finish(rt: Runtime) -> str:
         rt.record(EventType.VERIFICATION, agent=None, round="final", **check.as_data())
     criteria = {}
     for criterion in sprint.success_criteria:
-        command = _BACKTICKED.search(criterion.text)
+        command = BACKTICKED.search(criterion.text)
         if command:
             check = run_check("verify", "criterion", command.group(1), pool.paths[0], timeout=rt.options.check_timeout)
             criteria[criterion.text] = f"{'PASS' if check.ok else 'FAIL'} (exit {check.returncode} on {base[:12]})"
@@ -64,7 +64,7 @@ def finish(rt: Runtime) -> str:
                    + (f": uncommitted changes to {', '.join(blocking)} in the way" if blocking else "")
                    + f"; commit or stash them, then `dispatch merge {rt.plan_path}`")
     decision = ship_decision(rt.plan, status, landed=state.landed, base_ok=final.ok, open_critical=open_critical,
-                             landing_problem=problem)
+                             landing_problem=problem, criteria=criteria)
     facts = {e.agent: e.data.get("facts", {}) for e in rt.log.read(types=[EventType.REPORT_PARSED]) if e.agent}
     text = render_summary(rt.plan, status, decision=decision, merge_log=_merge_log(rt), facts=facts,
                           accepted=accepted or [], overrides=state.overrides, base_commit=base, criteria=criteria)

@@ -13,6 +13,7 @@ from agent_dispatch.checkrun import CheckResult
 from agent_dispatch.naming.context import git_identity
 from agent_dispatch.plan.model import Agent, Plan
 from agent_dispatch.plan.territory import territory_violations
+from agent_dispatch.plan.verify import verify_command
 
 DONE_STATES = {"COMPLETE"}
 SETTLED_STATES = {"COMPLETE", "PARKED", "SKIPPED"}
@@ -50,7 +51,11 @@ def gate3(
     for chain in agent.chains:
         state = chain_states.get(chain.id, "QUEUED")
         if chain.priority in {"P0", "P1"} and state not in SETTLED_STATES:
-            result.failures.append(f"{chain.priority} chain {chain.id} is {state}, not COMPLETE or PARKED")
+            why = f"{chain.priority} chain {chain.id} is {state}, not COMPLETE or PARKED"
+            if verify_command(chain) is None:  # say what is missing, so no one waits for a check that never runs
+                why += (f": its verify is prose, so it needs the agent's COMPLETE claim (`dispatch chain {chain.id} "
+                        "COMPLETE` or its row in the report's Tasks Completed) with build and tests passing")
+            result.failures.append(why)
     failed = [c for c in checks if c.kind in {"build", "test"} and not c.ok]
     if failed or not any(c.kind == "test" for c in checks):
         result.failures += [f"{c.kind} failed: `{c.command}` exit {c.returncode}" for c in failed] or ["tests were not run"]

@@ -20,7 +20,7 @@ from typing import Any
 
 from agent_dispatch.store.events import Event, EventType
 
-ENGINE_STATE_VERSION = 4  # bump when the state's shape or the fold's meaning changes
+ENGINE_STATE_VERSION = 5  # bump when the state's shape or the fold's meaning changes (5: prose_claim nudges)
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class AgentProgress:
     last_outcome: dict[str, Any] | None = None  # attempt and reason of the latest session_outcome
 
 
-NUDGE_KINDS = {"missing_report", "uncommitted", "territory"}  # follow-ups limited by max_nudges
+NUDGE_KINDS = {"missing_report", "uncommitted", "territory", "prose_claim"}  # follow-ups limited by max_nudges
 
 
 @dataclass

@@ -11,25 +11,9 @@ from pathlib import Path
 
 from agent_dispatch.checkrun import CheckResult, run_check, tail
 from agent_dispatch.plan.model import Chain
+from agent_dispatch.plan.verify import verify_command
 
-_BACKTICKED = re.compile(r"`([^`]+)`")
 _EXPECT_PRINT = re.compile(r"\bprints?\s+((?:'[^']+'|\"[^\"]+\")(?:\s*(?:,|and)\s*(?:'[^']+'|\"[^\"]+\"))*)", re.I)
-_COMMAND_START = re.compile(
-    r"^(python3?|pytest|make|npm|npx|pnpm|yarn|go|cargo|mvn|gradle|\./|bash|sh|node|ruby|bundle|"
-    r"mix|php|composer|ctest|curl|dotnet|uv|tox|nox)\b"
-)
-
-
-def verify_command(chain: Chain) -> str | None:
-    """The runnable command in a chain's ``verify`` text, or None when it is prose only.
-
-    The first backticked span wins; otherwise the whole text counts when it starts like a command.
-    """
-    found = _BACKTICKED.search(chain.verify)
-    if found:
-        return found.group(1).strip()
-    text = chain.verify.strip()
-    return text if _COMMAND_START.match(text) and "\n" not in text else None
 
 
 def expected_prints(chain: Chain) -> list[str]:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from agent_dispatch.errors import FatalError
 from agent_dispatch.operations.sprint import opened
-from agent_dispatch.store.events import ChainState, EventType
+from agent_dispatch.store.events import ChainState, EventType, ParkReason
 from agent_dispatch.store.log import EventLog
 
 P0_NEEDS_TEXT = "a P0 needs a description"
+PARK_NEEDS_REASON = "parking a chain needs a reason: dispatch chain CHAIN PARKED --reason 'why, and what to try next'"
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,17 @@ def report_chain(agent: str, chain_id: str, state: str, *, note: str | None = No
                  park_reason: str | None = None, log: EventLog | None = None, sprint: str | None = None,
                  start: Path = Path(".")) -> ChainReported:
     """Record ``agent``'s claim that chain ``chain_id`` is in ``state`` (the tool verifies it
-    independently after the session)."""
+    independently after the session).
+
+    PARKED needs ``park_reason``: one of `ParkReason`, or the agent's own words, kept as the
+    ``note`` of park reason ``agent``; the tool then parks the chain with it after the session."""
     chain_state = parse_chain_state(state)
     data: dict[str, str] = {"state": chain_state.value, "source": "agent"}
+    if chain_state == ChainState.PARKED and not (park_reason or "").strip():
+        raise FatalError(PARK_NEEDS_REASON)
+    if park_reason and park_reason not in {r.value for r in ParkReason}:
+        note = "; ".join(t for t in (park_reason.strip(), note) if t)
+        park_reason = ParkReason.AGENT.value
     if note:
         data["note"] = note
     if park_reason:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from agent_dispatch.errors import Problem
 from agent_dispatch.plan.loader import LoadedPlan
 from agent_dispatch.plan.territory import matches_any, parse_pattern
+from agent_dispatch.plan.verify import verify_command
 
 _CALL = re.compile(r"[A-Za-z_][\w.]*\(\)|\b[A-Z]\w*\.[a-z_]\w*|\b[a-z_]\w*\.[a-z_]\w*\(")
 _VAGUE = re.compile(r"\b(somewhere|something|the backend|the frontend|the code|etc\.?|various)\b", re.I)
@@ -74,6 +75,11 @@ def trace_lint(loaded: LoadedPlan) -> list[Problem]:
             if not _CONCRETE_VERIFY.search(chain.verify):
                 warn("verify", "verify has no runnable command or concrete expected result; "
                                "write a `command` in backticks or the exact output expected")
+            elif verify_command(chain) is None:
+                # Prose verification (docs/engine.md): the tool cannot run it, so the agent's claim decides.
+                warn("verify", "verify is prose, weaker than a command: the tool cannot run it, so the chain "
+                               "completes on the agent's COMPLETE claim once build and tests pass; write the "
+                               "check as a `command` in backticks to have the tool verify it")
     return problems
 
 

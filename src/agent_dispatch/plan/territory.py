@@ -119,14 +119,20 @@ def owner_of(plan: Plan, path: str) -> str | None:
     return ownership.owner_of(path, shared_rules(plan), claimants(plan))
 
 
+def shared_manifests(plan: Plan) -> tuple[str, ...]:
+    """Patterns of the dependency manifests every agent may add to: all of them when the plan lists
+    no ``shared_files`` (REQ-1.25's default), none when it does (its list is the whole policy)."""
+    return () if plan.shared_files else ownership.DEPENDENCY_MANIFESTS
+
+
 def territory_rules(plan: Plan, agent: str, *, branch: str = "", allowed: Sequence[str] = (),
                     worktree: str = "", foreign_roots: Sequence[str] = ()) -> TerritoryRules:
-    """The rules that judge ``agent``'s changes: its claim, every claimant, the shared files, and
-    ``allowed`` paths it may always write."""
+    """The rules that judge ``agent``'s changes: its claim, every claimant, the shared files (or the
+    default add-only dependency manifests), and ``allowed`` paths it may always write."""
     return TerritoryRules(
         sprint=plan.sprint.id, agent=agent, branch=branch, own=claim_for(plan.agent(agent)),
         claimants=claimants(plan), shared=shared_rules(plan), allowed=tuple(allowed),
-        worktree=worktree, foreign_roots=tuple(foreign_roots),
+        worktree=worktree, foreign_roots=tuple(foreign_roots), manifests=shared_manifests(plan),
     )
 
 

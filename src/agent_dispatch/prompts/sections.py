@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from agent_dispatch.naming.context import AgentContext, SprintContext
 from agent_dispatch.naming.paths import CONFIG_DIR, DISPATCH_FILENAME, findings_path
+from agent_dispatch.ownership import DEPENDENCY_MANIFESTS
 from agent_dispatch.plan.model import Agent, Chain, Plan
 from agent_dispatch.plan.roster import base_role, role_info
 from agent_dispatch.plan.territory import is_claimant, owners_by_file, parse_pattern
@@ -19,10 +20,12 @@ from agent_dispatch.prompts.chains import chain_files, ordered_chains, task_ids
 
 CODE_STANDARDS = f"{CONFIG_DIR}/code-standards.md"
 _DOMAIN_DOCS_LIMIT = 3
+# Says exactly what the hooks and gate 3 enforce without a `shared_files` list (plan.territory.shared_manifests).
 _DEFAULT_SHARED = (
-    "Dependency manifests and lockfiles (pyproject.toml, requirements*.txt, package.json, "
-    "go.mod, Cargo.toml, Makefile, lockfiles) are shared: add entries only, justify each one "
-    "in your completion report, and leave conflicts to LEAD at merge time."
+    f"Dependency manifests and lockfiles ({', '.join(DEPENDENCY_MANIFESTS)}, in any directory) that "
+    "no CAN line of yours covers are shared: you may only ADD lines to them (the commit hook and "
+    "gate 3 refuse a change that removes or rewrites a line), justify each addition in your "
+    "completion report; additions by several agents are combined at merge time."
 )
 
 

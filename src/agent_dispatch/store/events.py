@@ -94,6 +94,7 @@ class ParkReason(enum.StrEnum):
     DUPLICATE = "duplicate"
     OUT_OF_TERRITORY = "out_of_territory"
     DESCOPED = "descoped"
+    AGENT = "agent"  # parked by its agent, the agent's own words in the event's ``note``
 
 
 class WaveState(enum.StrEnum):

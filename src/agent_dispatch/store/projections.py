@@ -21,7 +21,7 @@ from agent_dispatch.store.status import Status, to_status
 __all__ = ["PROJECTION_VERSION", "Status", "apply", "chain_key", "fold", "gate_name", "new_state",
            "project", "to_status"]
 
-PROJECTION_VERSION = 3  # 3: unknown_events counts only types this version does not know
+PROJECTION_VERSION = 4  # 4: an agent-parked chain's park_reason carries the agent's words
 OUTPUT_TAIL_CHARS = 2000  # of verification output kept in the status
 MAX_DECISIONS = 50
 
@@ -144,6 +144,8 @@ def _chain_state(state: State, event: Event) -> None:
     chain = _chain(state, event.agent, event.chain or "")
     chain["state"] = event.data["state"]
     chain["park_reason"] = event.data.get("park_reason")
+    if chain["park_reason"] == "agent" and event.data.get("note"):
+        chain["park_reason"] = f"agent: {event.data['note']}"  # the board and the summary show the agent's why
     chain["duplicate_of"] = event.data.get("duplicate_of")
     if event.agent:
         agent = _agent(state, event.agent)

@@ -8,8 +8,10 @@ covers sessions without their own entry. Actions (run in order, in the agent's w
     {"write": "path", "content": "text"}     create or replace a file
     {"commit": "message"}                    git add -A && git commit (nothing staged: no-op)
     {"squash": "message"}                    rewrite the branch as one commit on its fork point
-    {"chain": "chain-1", "state": "FIXING"}  dispatch chain chain-1 FIXING
-    {"report": "COMPLETE"}                   write the completion report (from git's view of the branch)
+    {"chain": "chain-1", "state": "FIXING"}  dispatch chain chain-1 FIXING ("reason": "..." adds --reason)
+    {"report": "COMPLETE"}                   write the completion report (from git's view of the branch);
+                                             "tasks": {"A-01": "COMPLETE"} adds Tasks Completed rows,
+                                             "parked": ["A-02: why"] a Parked Chains section
     {"sleep": 1.5}                           wait
     {"save_message": "/abs/path"}            copy DISPATCH_MESSAGE_FILE's text there (empty: no message)
     {"exit": 3}                              stop here with that exit status
@@ -27,16 +29,20 @@ from pathlib import Path
 from agent_dispatch import git
 
 
-def _report(status: str) -> None:
+def _report(status: str, tasks: dict[str, str] | None = None, parked: list[str] | None = None) -> None:
     base = os.environ["DISPATCH_BASE_BRANCH"]
     changed = git.changed_files(Path.cwd(), base, "HEAD")
     kinds = {"A": "CREATED", "D": "DELETED"}
     files = "\n".join(f"{kinds.get(s[0], 'MODIFIED')}  {p}" for s, p in changed) or "None."
+    rows = "".join(f"| {task} | scripted | P1 | {state} | — |\n" for task, state in (tasks or {}).items())
+    table = f"## Tasks Completed\n| Task ID | Title | Priority | Status | Files Changed |\n|---|---|---|---|---|\n{rows}\n"
+    parking = "## Parked Chains (Retry Exhaustion)\n" + "".join(f"{line}\n" for line in parked) + "\n" if parked else ""
     path = Path(os.environ["DISPATCH_REPORT_PATH"])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         f"# Agent — {os.environ['DISPATCH_ROLE']}: Sprint {os.environ['DISPATCH_SPRINT']} Completion Report\n\n"
         f"Branch: {os.environ['DISPATCH_BRANCH']}\nStatus: {status}\n\n## Summary\nScripted agent.\n\n"
+        + (table if tasks else "") + parking +
         f"## Files Modified\n{files}\n\n## Verification Results\n- Build: PASS\n- Tests: PASS\n",
         encoding="utf-8",
     )
@@ -57,10 +63,11 @@ def run_action(action: dict) -> int | None:
         git.reset_soft(Path.cwd(), fork)
         git.commit_all(Path.cwd(), action["squash"], run_hooks=True, allow_empty=True)
     elif "chain" in action:
-        subprocess.run([sys.executable, "-m", "agent_dispatch", "chain", action["chain"], action["state"]],
+        reason = ["--reason", action["reason"]] if "reason" in action else []
+        subprocess.run([sys.executable, "-m", "agent_dispatch", "chain", action["chain"], action["state"], *reason],
                        check=True, capture_output=True)
     elif "report" in action:
-        _report(action["report"])
+        _report(action["report"], action.get("tasks"), action.get("parked"))
     elif "save_message" in action:
         message = os.environ.get("DISPATCH_MESSAGE_FILE")
         text = Path(message).read_text(encoding="utf-8") if message else ""
