@@ -40,6 +40,11 @@ def run(line: str, **replace: str) -> None:
         fail(f"`{line}` failed: {done.stderr.strip()}")
 
 
+def command(lines: list[str], *words: str) -> str:
+    """The first printed ``dispatch`` line whose words after the program are ``words``."""
+    return next(li for li in lines if shlex.split(li)[1:1 + len(words)] == list(words))
+
+
 def git(*args: str) -> None:
     subprocess.run(["git", *args], check=True, capture_output=True)
 
@@ -55,24 +60,24 @@ def main() -> None:
             if not path.is_file():
                 fail(f"the prompt says to read {path}, which is not in my worktree {Path.cwd()}")
             path.read_text(encoding="utf-8")
-    lines = [m.group(1) for m in re.finditer(r"^\s+(dispatch (?:chain|p0) .*)$", prompt, re.M)]
-    chains = list(dict.fromkeys(shlex.split(line)[2] for line in lines if line.startswith("dispatch chain ")))
+    lines = [m.group(1) for m in re.finditer(r"^\s+(\S*dispatch (?:chain|p0) .*)$", prompt, re.M)]
+    chains = list(dict.fromkeys(shlex.split(line)[2] for line in lines if shlex.split(line)[1] == "chain"))
     chain = chains[0]
     report = behaviour.get("report", True)
     if report:
-        run(next(li for li in lines if li.startswith(f"dispatch chain {chain} TRACING")))
+        run(command(lines, "chain", chain, "TRACING"))
     target = Path(behaviour["write"])
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(behaviour["content"], encoding="utf-8")
     git("add", "-A")
     git("commit", "-qm", f"{chain}: {behaviour.get('subject', 'the change')}")
     if behaviour.get("p0"):
-        p0 = next(li for li in lines if li.startswith("dispatch p0 "))
+        p0 = command(lines, "p0")
         example = shlex.split(p0)[2]
         run(p0, **{example: behaviour["p0"], "path/to/file": behaviour["write"]})
         git("commit", "-q", "--allow-empty", "-m", f"P0: {behaviour['p0']}")
     if report:
-        run(next(li for li in lines if li.startswith(f"dispatch chain {chain} COMPLETE")))
+        run(command(lines, "chain", chain, "COMPLETE"))
     report_path = re.search(r"Write your completion report to (\S+)", prompt)
     if report_path is None:
         fail("the prompt names no completion report path")

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from ruamel.yaml import YAML
 
 from conftest import git, make_repo
@@ -40,6 +43,14 @@ def protocol_repo(tmp_path: Path, behaviours: dict[str, dict], *, prose: bool = 
         yaml.dump(plan, repo / PLAN)
         git(repo, "commit", "-qam", "plan: prose verify")
     return repo
+
+
+def printed(prompt: str, *words: str) -> str:
+    """The `dispatch` command line the prompt prints for ``words`` (e.g. "chain", "chain-1", "PARKED")."""
+    for line in prompt.splitlines():
+        if re.match(r"^\s+\S*dispatch (chain|p0) ", line) and shlex.split(line)[1:1 + len(words)] == list(words):
+            return line.strip()
+    raise AssertionError(f"the prompt prints no dispatch {' '.join(words)} line")
 
 
 ALPHA = {"write": "app/a.py", "content": "VALUE = 2\n", "subject": "set VALUE=2"}
@@ -130,15 +141,72 @@ def test_printed_commands_run_as_printed_from_the_worktree_without_the_session_e
     repo = protocol_repo(tmp_path, {"alpha": ALPHA, "beta": BETA})
     dispatch(repo, "run", str(repo / PLAN), "--yes", check=True)
     prompt = next((repo / SPRINT_DIR / "activation-prompts").glob("agent-*-beta.md")).read_text()
-    line = next(li.strip() for li in prompt.splitlines() if li.strip().startswith("dispatch chain chain-1 PARKED"))
+    line = printed(prompt, "chain", "chain-1", "PARKED")
     worktree = repo.parent / "proj-sprint-01-beta"
-    # A session's PATH starts with the tool's own bin directory (agents.base.session_env); nothing else of it.
+    # Nothing of the session's environment: no DISPATCH_* and a login shell's PATH (Codex runs `bash -lc`).
     env = {k: v for k, v in os.environ.items() if not k.startswith("DISPATCH_")}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PATH"] = "/usr/bin:/bin"
     done = subprocess.run(["sh", "-c", line], cwd=worktree, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr
     parked = [e for e in events(repo) if e["type"] == "chain_state" and e["data"]["state"] == "PARKED"]
     assert parked and parked[-1]["agent"] == "beta" and "what you tried" in parked[-1]["data"]["note"]
+
+
+def real_cli_repo(tmp_path: Path, tool: str) -> tuple[Path, dict]:
+    """alpha runs on the real ``tool`` (prose verify: its own COMPLETE report decides), beta stays
+    a prompt-following `command` agent; returns the repo and the scenario alpha's model follows,
+    written from what alpha's rendered prompt names: its task doc and its COMPLETE command line."""
+    repo = protocol_repo(tmp_path, {"beta": BETA}, prose=True)
+    yaml = YAML()
+    plan = yaml.load(repo / PLAN)
+    plan["sprint"]["tool"], plan["sprint"]["model"] = tool, "fake-model"
+    for agent in plan["agents"]:
+        if agent["name"] == "alpha":
+            agent.pop("command")
+        else:
+            agent["tool"] = "command"
+    yaml.dump(plan, repo / PLAN)
+    git(repo, "commit", "-qam", f"plan: alpha runs on {tool}")
+    dispatch(repo, "render", str(repo / PLAN), check=True)
+    prompt = next((repo / SPRINT_DIR / "activation-prompts").glob("agent-*-alpha.md")).read_text()
+    task_doc = next(line.split(" ")[1] for line in prompt.splitlines() if line.endswith("(your task doc; follow it exactly)"))
+    complete = printed(prompt, "chain", "chain-1", "COMPLETE")
+    report = tmp_path / "report-script.json"
+    report.write_text(json.dumps({"default": [{"report": "COMPLETE"}, {"commit": "docs: completion report"}]}))
+    steps = [
+        {"text": "Reading my task doc.", "shell": f"cat {task_doc}"},  # fails when the file is missing
+        {"shell": "printf 'VALUE = 2\\n' > app/a.py && git commit -qam 'set VALUE=2'"},
+        {"text": "Reporting the chain.", "shell": complete},
+        {"shell": f"{sys.executable} -m agent_dispatch.testing.scripted_agent {report}"},
+        {"text": "Done."},
+    ]
+    return repo, {"rules": [{"match": None, "steps": steps}]}
+
+
+def run_real_cli_protocol(tmp_path: Path, realcli) -> None:
+    repo, scenario = real_cli_repo(tmp_path, realcli.name)
+    scenario_file = tmp_path / "scenario.json"
+    scenario_file.write_text(json.dumps(scenario))
+    result = realcli.rehearse(repo, repo / PLAN, scenario_file, timeout=900)
+    log = events(repo)
+    outcomes = [e["data"] for e in log if e["type"] == "session_outcome" and e["agent"] == "alpha"]
+    assert outcomes and outcomes[0]["reason"] == "ended" and outcomes[0]["tool"] == realcli.name, outcomes
+    assert outcomes[0]["failed_tools"] == 0, outcomes  # `cat <task doc>` found the file in the worktree
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    claims = [e for e in log if e["type"] == "chain_state" and e["agent"] == "alpha" and e["data"].get("source") == "agent"]
+    assert [e["data"]["state"] for e in claims] == ["COMPLETE"]
+    status = json.loads(dispatch(repo, "status", "--json", check=True).stdout)
+    assert status["agents"]["alpha"]["state"] == "COMPLETE"
+
+
+@pytest.mark.realcli("claude")
+def test_a_real_claude_reads_its_task_doc_and_reports_its_chain_as_the_prompt_says(tmp_path: Path, realcli):
+    run_real_cli_protocol(tmp_path, realcli)
+
+
+@pytest.mark.realcli("codex")
+def test_a_real_codex_reads_its_task_doc_and_reports_its_chain_as_the_prompt_says(tmp_path: Path, realcli):
+    run_real_cli_protocol(tmp_path, realcli)
 
 
 def test_commit_subjects_name_chains_by_whole_id_and_flag_p0():
