@@ -18,13 +18,13 @@ import jinja2
 from agent_dispatch.errors import FatalError
 from agent_dispatch.files import write_atomic
 from agent_dispatch.naming import paths
-from agent_dispatch.naming.context import SprintContext, build_context, sprint_dir_for
+from agent_dispatch.naming.context import SprintContext, build_context, sprint_dir_for, sprint_documents
 from agent_dispatch.plan.model import Plan
 from agent_dispatch.prompts import sections
-from agent_dispatch.prompts.activation import ActivationPrompt, render_activation
+from agent_dispatch.prompts.activation import ABSOLUTE_PATH_TOOLS, ActivationPrompt, render_activation
 from agent_dispatch.prompts.chains import chain_waves, ordered_chains
 from agent_dispatch.prompts.environment import PROMPT_TEMPLATES, make_environment, overridden
-from agent_dispatch.prompts.lint import lint_counts, lint_prompt
+from agent_dispatch.prompts.lint import lint_counts, lint_prompt, missing_paths
 
 ARTIFACT_TEMPLATES = "agent_dispatch.artifacts"
 DISPATCH_TEMPLATE = "dispatch.md.j2"
@@ -42,6 +42,7 @@ class RenderedSprint:
     prompts: dict[str, ActivationPrompt]  # by agent name
     task_docs: dict[str, str]  # agent name -> relative name
     overrides: list[str] = field(default_factory=list)  # project templates used instead of ours
+    repo_files: tuple[str, ...] = ()  # the files an agent's worktree is checked out with
 
     def prompt_file(self, agent: str) -> str:
         """Relative name of ``agent``'s activation prompt."""
@@ -81,7 +82,8 @@ def render_sprint(
         **common, archive=archive
     )
     rendered = RenderedSprint(
-        ctx, Path(plan_path).resolve().parent, files, prompts, task_docs, overridden(env, repo_root)
+        ctx, Path(plan_path).resolve().parent, files, prompts, task_docs, overridden(env, repo_root),
+        tuple(repo_files),
     )
     problems = lint_rendered(plan, rendered)
     if problems:
@@ -101,16 +103,33 @@ def lint_rendered(plan: Plan, rendered: RenderedSprint) -> list[str]:
         prompts=len(rendered.prompts),
         task_docs=len(rendered.task_docs),
     )
+    ctx = rendered.context
+    present = worktree_files(rendered)
+    # Files agents write during the sprint: named in prompts, absent when a session starts.
+    outputs = {a.report for a in ctx.agents} | {paths.findings_path(ctx.sprint_id, directory=ctx.sprint_dir)}
     for name, prompt in rendered.prompts.items():
+        absolute = ctx.agent(name).worktree if ctx.agent(name).tool in ABSOLUTE_PATH_TOOLS else None
         for problem in lint_prompt(
             prompt.text,
             build_command=plan.sprint.build_command,
             test_command=plan.sprint.test_command,
-            report_path=rendered.context.agent(name).report,
+            report_path=ctx.agent(name).report,
             allowed=allowed,
+        ) + missing_paths(
+            prompt.text, present=present, sprint_dir=ctx.sprint_dir, worktree=absolute, outputs=outputs
         ):
             problems.append(f"[{name}] {rendered.prompt_file(name)}: {problem}")
     return problems
+
+
+def worktree_files(rendered: RenderedSprint) -> set[str]:
+    """What an agent's worktree holds when its session starts, from the agent's point of view: the
+    files it is checked out with, plus the sprint documents the engine copies into it
+    (``workspace.documents``) — the rendered ones and those present in the main checkout."""
+    ctx = rendered.context
+    ours = {f"{ctx.sprint_dir}/{name}" for name in rendered.files}
+    placed = {d for d in sprint_documents(ctx) if d in ours or (ctx.repo_root / d).is_file()}
+    return set(rendered.repo_files) | placed
 
 
 # What the last render wrote in the plan's folder, so the next one removes the task docs of agents

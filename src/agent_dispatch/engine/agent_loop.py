@@ -18,10 +18,12 @@ from agent_dispatch.agents.base import SessionOutcome, SessionRequest
 from agent_dispatch.artifacts.completion import CompletionReport, read_report
 from agent_dispatch.checkrun import CheckResult, run_check
 from agent_dispatch.engine import messages, review_gate
+from agent_dispatch.engine.commits import record_commit_signals
 from agent_dispatch.engine.gates import SETTLED_STATES, gate3, removed_lines_by_file
 from agent_dispatch.engine.runtime import Runtime
 from agent_dispatch.engine.state import AgentProgress, EngineState
 from agent_dispatch.engine.verify import run_chain_verify
+from agent_dispatch.engine.workspaces import place_sprint_documents
 from agent_dispatch.plan.model import Agent, Chain
 from agent_dispatch.plan.territory import territory_rules
 from agent_dispatch.plan.verify import verify_command
@@ -112,6 +114,7 @@ def session_request(rt: Runtime, name: str, progress: AgentProgress, *,
 async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionRun:
     tool, request = session_request(rt, name, progress)
     attempt, message = request.attempt, progress.pending_message
+    await asyncio.to_thread(place_sprint_documents, rt, name)
     running = start_session(tool, request, rt.executor, session_id=f"{rt.plan.sprint.id}-{name}-{attempt}",
                             log_path=rt.state_dir / "logs" / f"{name}-{attempt}.log",
                             timeout_s=rt.options.session_timeout)
@@ -296,6 +299,7 @@ def _after_session(rt: Runtime, name: str, run: SessionRun | None) -> None:
             rt.record(EventType.WIP_COMMITTED, agent=name, commit=wip)
     if ctx.base_role == "RED TEAM":  # what it was shown counts as reviewed when the session ended on its own
         review_gate.close_review(rt, name, ok=outcome.reason not in CRASH_REASONS | SETUP_REASONS | {"failed"})
+    record_commit_signals(rt, name)  # chain ids and "P0:" in its commit subjects, before the checks
     evaluation = evaluate(rt, agent, ctx.worktree)
     state = rt.state()
     progress = state.agents[name]

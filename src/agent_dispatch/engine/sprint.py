@@ -102,7 +102,8 @@ def gate1(rt: Runtime) -> SprintOutcome | None:
     if stop:
         return stop
 
-    files = git.list_tracked_files(rt.root)
+    # The agents' worktrees are checked out from the base branch: their files are what prompts may name.
+    files = git.files_at(rt.root, rt.plan.sprint.base_branch)
     rendered = render_sprint(rt.plan, rt.root, plan_path=rt.plan_path, repo_files=files)
     written = write_rendered(rendered)
     rt.record(EventType.OPERATOR_DECISION, decision="rendered", files=len(written))

@@ -18,8 +18,10 @@ from __future__ import annotations
 from agent_dispatch.engine.runtime import Runtime
 from agent_dispatch.errors import FatalError
 from agent_dispatch.store.events import EventType
+from agent_dispatch.naming.context import sprint_documents
 from agent_dispatch.workspace import worktrees
-from agent_dispatch.workspace.install import sprint_installer
+from agent_dispatch.workspace.documents import place_documents
+from agent_dispatch.workspace.install import plan_file, sprint_installer
 from agent_dispatch.workspace.layout import AgentSpace
 
 
@@ -61,3 +63,10 @@ def prepare_worktrees(rt: Runtime, names: list[str]) -> None:
                   workspace=outcome.action)
         for note in outcome.notes:
             rt.say(f"{space.agent}: {note}")
+
+
+def place_sprint_documents(rt: Runtime, name: str) -> list[str]:
+    """Copy the sprint documents into agent ``name``'s worktree before its session starts, so every
+    path its prompt names exists where it runs (re-rendered documents reach it on resume too)."""
+    documents = sprint_documents(rt.context, plan_file(rt.plan_path, rt.root))
+    return place_documents(rt.root, rt.context.agent(name).worktree, documents)

@@ -74,6 +74,12 @@ def commit_authors(root: str | Path, base: str, tip: str) -> list[tuple[str, str
     return [(sha, name, email) for sha, name, email in (line.split("\0") for line in out.splitlines() if line)]
 
 
+def commit_subjects(root: str | Path, base: str, tip: str) -> list[tuple[str, str]]:
+    """``(commit id, subject)`` of each commit in ``base..tip``, oldest first."""
+    out = git("log", "--reverse", "--format=%H%x00%s", f"{base}..{tip}", "--", cwd=root).stdout
+    return [(sha, subject) for sha, subject in (line.split("\0", 1) for line in out.splitlines() if line)]
+
+
 def commits_and_boundary(root: str | Path, tip: str, exclude: str) -> tuple[list[str], list[str]]:
     """(commits reachable from ``tip`` but not ``exclude``, their parents that ``exclude`` reaches)."""
     out = git("rev-list", "--boundary", tip, f"^{exclude}", cwd=root).stdout.split()

@@ -16,6 +16,19 @@ def list_tracked_files(root: str | Path) -> list[str]:
     return [p for p in out.split("\0") if p]
 
 
+def files_at(root: str | Path, rev: str) -> list[str]:
+    """Every file in the tree of ``rev`` (what a worktree checked out at ``rev`` holds)."""
+    out = git("ls-tree", "-r", "-z", "--name-only", rev, cwd=root).stdout
+    return [p for p in out.split("\0") if p]
+
+
+def skip_worktree(worktree: str | Path, paths: list[str]) -> None:
+    """Mark tracked ``paths`` skip-worktree in ``worktree``'s own index: git ignores their local
+    content, so ``git add -A`` and ``git status`` leave them out."""
+    if paths:
+        git("update-index", "--skip-worktree", "--", *paths, cwd=worktree)
+
+
 def is_tracked(worktree: str | Path, path: str) -> bool:
     """True when ``path`` is in the index of ``worktree``."""
     return bool(git("ls-files", "-z", "--", path, cwd=worktree).stdout.strip("\0"))

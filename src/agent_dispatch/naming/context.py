@@ -225,3 +225,19 @@ def build_context(
         dispatched=tuple(n for n in dispatched_agents(plan) if n in known),
         notes=tuple(notes),
     )
+
+
+def sprint_documents(ctx: SprintContext, plan_file: str | None = None) -> tuple[str, ...]:
+    """Repository-relative paths of the documents every agent worktree gets a copy of before a
+    session starts: DISPATCH.md, the prompts archive, every dispatched agent's task doc and
+    activation prompt, the plan file and the project context file (see docs/agent-documents.md).
+    ``plan_file`` is the plan's path relative to the repository root, when it is inside it."""
+    folder = ctx.sprint_dir
+    docs = [f"{folder}/{paths.DISPATCH_FILENAME}", f"{folder}/{paths.PROMPTS_ARCHIVE_FILENAME}"]
+    for agent in ctx.dispatched_agents():
+        docs += [agent.task_doc, agent.prompt]
+    if plan_file:
+        docs.append(plan_file)
+    if ctx.project_context_file:
+        docs.append(ctx.project_context_file)
+    return tuple(dict.fromkeys(docs))

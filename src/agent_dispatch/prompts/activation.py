@@ -20,6 +20,7 @@ from agent_dispatch.plan.model import Agent, Plan
 from agent_dispatch.prompts import sections
 from agent_dispatch.prompts.chains import chain_waves
 from agent_dispatch.prompts.lint import block_header, part_header
+from agent_dispatch.prompts.reporting import OTHER_STATES, report_commands
 from agent_dispatch.prompts.team import TeamPlan, plan_team
 
 ACTIVATION_TEMPLATE = "activation.md.j2"
@@ -88,6 +89,8 @@ def prompt_values(
         "layers": sections.role_layers(plan, agent, repo_files),
         "cross_context": sections.cross_agent_context(plan, ctx, agent),
         "chains": chains,
+        "reporting": report_commands(sprint.id, agent.name, [str(c["id"]) for c in chains]),
+        "other_states": OTHER_STATES,
         "chain_waves": [[by_id[c.id] for c in wave] for wave in chain_waves(agent.chains)],
         "wave_heading": sections.wave_heading(plan, me),
         "territory": sections.territory(plan, ctx, agent),

@@ -7,8 +7,9 @@ as ``=== NAME ===`` headers. :func:`split_parts` is the parser the checks (and t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 PART_NAMES = (
     "IDENTITY",
@@ -29,6 +30,10 @@ _BLOCK = re.compile(r"^=== (?!PART )([A-Z][A-Z ]*?) ===[ \t]*$", re.M)
 _PLACEHOLDER = re.compile(
     r"\{\{.*?\}\}|\{%.*?%\}|\bTODO\b|\[(?!P[0-3]\])[A-Z][A-Z0-9_-]*\]|\[[a-z][a-z0-9 _-]*\](?!\()"
 )
+
+# Part 2's reading list: "1. <path> (why)"; and any path-like token (for the sprint's documents).
+_READING_ITEM = re.compile(r"^\d+\. (\S+) \(", re.M)
+_PATH_TOKEN = re.compile(r"[\w./@+-]+")
 
 
 def part_header(number: int) -> str:
@@ -91,6 +96,43 @@ def lint_prompt(
     for token in placeholders(text, allowed=allowed):
         problems.append(f"unfilled placeholder {token!r}")
     return problems
+
+
+def named_paths(text: str, *, sprint_dir: str, worktree: Path | None = None) -> list[str]:
+    """The repository-relative paths a prompt tells its agent to read: every entry of part 2's
+    reading list, and every path under the sprint's folder (its documents), wherever it is named.
+    Absolute paths inside ``worktree`` (the style of some tools) count by their relative part."""
+    found = []
+    context = next((p for p in split_parts(text) if p.number == 2), None)
+    if context is not None:
+        found += _READING_ITEM.findall(context.body)
+    prefix = sprint_dir.rstrip("/") + "/"
+    tokens = (_relative(t.rstrip(".,;:"), worktree) for t in _PATH_TOKEN.findall(text))
+    found += [t for t in tokens if t.startswith(prefix) and len(t) > len(prefix)]
+    return list(dict.fromkeys(_relative(p, worktree) for p in found))
+
+
+def missing_paths(
+    text: str,
+    *,
+    present: Collection[str],
+    sprint_dir: str,
+    worktree: Path | None = None,
+    outputs: Collection[str] = (),
+) -> list[str]:
+    """Problems for every path the prompt names that will not exist in the agent's worktree when
+    its session starts: ``present`` is what the worktree will hold (the base branch's files plus
+    the sprint documents placed into it); ``outputs`` are files agents write (reports, findings)."""
+    return [
+        f"names {p!r}, which will not exist in the agent's worktree when its session starts"
+        for p in named_paths(text, sprint_dir=sprint_dir, worktree=worktree)
+        if p not in present and p not in outputs
+    ]
+
+
+def _relative(path: str, worktree: Path | None) -> str:
+    root = f"{worktree}/" if worktree is not None else None
+    return path[len(root):] if root and path.startswith(root) else path
 
 
 def lint_counts(*, agents: int, prompts: int, task_docs: int) -> list[str]:

@@ -6,7 +6,8 @@ there, so the main checkout and the other worktrees keep their own hooks, and ``
 ``user.email`` give the agent's commits its own identity. Hooks the repository
 already had are chained (ours run first), so a project's own pre-commit still runs in agent
 worktrees. For Claude Code agents a PreToolUse hook goes into the worktree's
-``.claude/settings.local.json``, which a per-worktree excludes file keeps out of ``git status``.
+``.claude/settings.local.json``, which a per-worktree excludes file keeps out of ``git status``;
+the same file keeps out the sprint documents copied into the worktree (``workspace.documents``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class GuardSpec:
     global_excludes: Path | None = None  # the user's excludes file, copied into ours (global_excludes())
     identity: tuple[str, str] | None = None  # (name, email) of the agent's commits (naming.context.git_identity)
     event_log: Path | None = None  # the sprint's event log: the hooks record their refusals there
+    documents: tuple[str, ...] = ()  # sprint documents copied into the worktree (naming.context.sprint_documents)
 
 
 def dispatch_dir(worktree: Path) -> Path:
@@ -106,7 +108,7 @@ def global_excludes(root: Path) -> Path | None:
     return Path(xdg) / "git" / "ignore"
 
 
-def _install_claude(worktree: Path, spec: GuardSpec, rules_file: Path, ours: Path) -> bool:
+def _install_claude(worktree: Path, rules_file: Path) -> bool:
     if git.is_tracked(worktree, CLAUDE_SETTINGS):
         return False  # the project tracks it: writing it would dirty the worktree
     settings_file = worktree / CLAUDE_SETTINGS
@@ -117,11 +119,17 @@ def _install_claude(worktree: Path, spec: GuardSpec, rules_file: Path, ours: Pat
                     "hooks": [{"type": "command", "command": hook_command("claude", rules_file, spec.event_log)}]})
     settings_file.parent.mkdir(parents=True, exist_ok=True)
     settings_file.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    return True
+
+
+def _write_excludes(spec: GuardSpec, ours: Path, paths: list[str]) -> None:
+    """This worktree's excludes file: ``paths`` (anchored) plus the user's own excludes, which a
+    per-worktree ``core.excludesFile`` would otherwise replace."""
     original = spec.global_excludes
     copied = original.read_text(encoding="utf-8") if original and original.is_file() and original != ours else ""
+    listed = "".join(f"/{p}\n" for p in paths)
     ours.write_text(f"# agent-dispatch: this worktree's excludes (core.excludesFile, --worktree)\n"
-                    f"/{CLAUDE_SETTINGS}\n# copied from {original}:\n{copied}", encoding="utf-8")
-    return True
+                    f"{listed}# copied from {original}:\n{copied}", encoding="utf-8")
 
 
 def install(worktree: Path, spec: GuardSpec) -> list[str]:
@@ -131,12 +139,16 @@ def install(worktree: Path, spec: GuardSpec) -> list[str]:
     write_rules(rules_file, spec.rules)
     _install_hooks(spec, folder / "hooks", rules_file)
     notes = []
-    claude = spec.claude and _install_claude(worktree, spec, rules_file, folder / "exclude")
+    claude = spec.claude and _install_claude(worktree, rules_file)
     if spec.claude and not claude:
         notes.append(f"{CLAUDE_SETTINGS} is tracked by the project: Claude Code edit hook not installed")
+    # Sprint documents are copies for the agent to read: never part of its work (status, commits, audit).
+    excluded = [*([CLAUDE_SETTINGS] if claude else []), *spec.documents]
+    if excluded:
+        _write_excludes(spec, folder / "exclude", excluded)
     git.set_worktree_configs(worktree, {
         "core.hooksPath": str(folder / "hooks"),
-        **({"core.excludesFile": str(folder / "exclude")} if claude else {}),
+        **({"core.excludesFile": str(folder / "exclude")} if excluded else {}),
         # No automatic gc here: git 2.39's pack-refs rewrites every ref through the ref guard,
         # which refuses the pruning step. Maintenance belongs to the main checkout.
         "gc.auto": "0",

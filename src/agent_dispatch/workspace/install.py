@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent_dispatch import git
-from agent_dispatch.naming.context import SprintContext, git_identity
+from agent_dispatch.naming.context import SprintContext, git_identity, sprint_documents
 from agent_dispatch.plan.model import Plan
 from agent_dispatch.store.log import events_path
 from agent_dispatch.workspace import guard, hooks
@@ -38,14 +38,23 @@ def sprint_installer(plan: Plan, plan_path: Path, root: Path, context: SprintCon
     excludes = hooks.global_excludes(root)
     worktrees = [s.worktree for s in spaces] if spaces is not None else [a.worktree for a in context.agents]
     everyone = [root, *worktrees]
+    documents = sprint_documents(context, plan_file(plan_path, root))
 
     def install(space: AgentSpace) -> list[str]:
         rules = rules_from_plan(plan, space.agent, sprint_dir=context.sprint_dir, worktree=space.worktree,
                                 foreign_roots=[p for p in everyone if p != space.worktree])
         spec = hooks.GuardSpec(rules=rules, plan_path=plan_path, token=token, original_hooks=original,
                                claude=uses_claude(plan, context, space.agent), global_excludes=excludes,
-                               identity=git_identity(plan, space.agent),
+                               identity=git_identity(plan, space.agent), documents=documents,
                                event_log=events_path(root, plan.sprint.id))
         return hooks.install(space.worktree, spec)
 
     return install
+
+
+def plan_file(plan_path: Path, root: Path) -> str | None:
+    """``plan_path`` relative to the repository ``root``, None when it lies outside it."""
+    try:
+        return Path(plan_path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
