@@ -108,7 +108,7 @@ def global_excludes(root: Path) -> Path | None:
     return Path(xdg) / "git" / "ignore"
 
 
-def _install_claude(worktree: Path, rules_file: Path) -> bool:
+def _install_claude(worktree: Path, spec: GuardSpec, rules_file: Path) -> bool:
     if git.is_tracked(worktree, CLAUDE_SETTINGS):
         return False  # the project tracks it: writing it would dirty the worktree
     settings_file = worktree / CLAUDE_SETTINGS
@@ -139,7 +139,7 @@ def install(worktree: Path, spec: GuardSpec) -> list[str]:
     write_rules(rules_file, spec.rules)
     _install_hooks(spec, folder / "hooks", rules_file)
     notes = []
-    claude = spec.claude and _install_claude(worktree, rules_file)
+    claude = spec.claude and _install_claude(worktree, spec, rules_file)
     if spec.claude and not claude:
         notes.append(f"{CLAUDE_SETTINGS} is tracked by the project: Claude Code edit hook not installed")
     # Sprint documents are copies for the agent to read: never part of its work (status, commits, audit).
