@@ -108,7 +108,8 @@ async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionRu
     attempt, message = request.attempt, progress.pending_message
     running = start_session(tool, request, rt.executor, session_id=f"{rt.plan.sprint.id}-{name}-{attempt}",
                             log_path=rt.state_dir / "logs" / f"{name}-{attempt}.log",
-                            timeout_s=rt.options.session_timeout)
+                            timeout_s=rt.options.session_timeout, sandboxed=rt.sandboxed,
+                            event_log=rt.log.path)
     handle, argv = running.handle, running.spec.argv if running.spec else ()
     rt.record(EventType.AGENT_SESSION_STARTED, agent=name, attempt=attempt, pid=handle.record.pid,
               session_id=handle.record.session_id, record=handle.record.as_data(),
