@@ -163,13 +163,15 @@ def _escaping_sprint(tmp_path: Path, sandbox: str | None) -> Path:
 @needs_bwrap
 @pytest.mark.parametrize("sandbox", [None, "none"])
 def test_engine_sandboxes_sessions_by_default(tmp_path: Path, sandbox: str | None):
-    from test_engine import PLAN, dispatch
+    from test_engine import PLAN, dispatch, events
 
     repo = _escaping_sprint(tmp_path, sandbox)
     result = dispatch(repo, "run", str(repo / PLAN), "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "WITHOUT a sandbox" not in result.stdout + result.stderr
     log = (repo / ".dispatch" / "sprint-01" / "logs" / "alpha-1.log").read_text()
+    starts = [e["data"] for e in events(repo) if e["type"] == "agent_session_started"]
+    assert {s["sandbox"] for s in starts} == {"bwrap" if sandbox is None else "none"}
     if sandbox is None:
         assert not (repo / "STOLEN").exists() and "Read-only file system" in log, log
     else:
@@ -214,3 +216,13 @@ def test_explicit_bwrap_that_cannot_run_stops_the_sprint_before_it_starts(tmp_pa
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "sprint.sandbox is 'bwrap', but bwrap is not installed" in result.stdout + result.stderr
     assert not (repo / ".dispatch" / "sprint-01" / "logs").exists()
+
+
+def test_plan_sandbox_field_is_checked_at_its_line():
+    from test_plan_errors import GOOD, only, problems_of
+
+    files = ["bookshop/store.py", "bookshop/api.py"]
+    for value in ("bwrap", "none"):
+        assert problems_of(GOOD.replace("  base_branch: main", f"  base_branch: main\n  sandbox: {value}"), files) == []
+    problem = only(GOOD.replace("  base_branch: main", "  base_branch: main\n  sandbox: docker"), files)
+    assert problem.line == 5 and "sandbox" in str(problem) and "bwrap" in str(problem), str(problem)

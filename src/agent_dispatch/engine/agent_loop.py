@@ -114,7 +114,8 @@ async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionRu
     rt.record(EventType.AGENT_SESSION_STARTED, agent=name, attempt=attempt, pid=handle.record.pid,
               session_id=handle.record.session_id, record=handle.record.as_data(),
               message=message["kind"] if message else None, tool=tool, resumed=request.resume_session,
-              model=request.model, argv=[a if len(a) <= 200 else f"<{len(a)} chars>" for a in argv])
+              model=request.model, argv=[a if len(a) <= 200 else f"<{len(a)} chars>" for a in argv],
+              sandbox="bwrap" if running.spec and running.spec.sandbox else "none")
     rt.say(f"{name}: session {attempt} started" + (f" ({message['kind']})" if message else ""))
     return await _wait(rt, name, attempt, running)
 
