@@ -159,6 +159,7 @@ def check_conformance(repo: Path, tool: str, tmp_path: Path, realcli: RealCLI) -
     # Verification failed once, the tier-1 correction was delivered, then everything passed.
     assert queued == ["retry_1"], logs
     assert [o["reason"] for o in outcomes] == ["ended", "ended"], (outcomes, logs)
+    assert [s["sandbox"] for s in starts] == ["bwrap", "bwrap"]  # every session ran sandboxed
     assert git(repo, "show", "main:app/value.py").startswith("VALUE = 2\n")
     status = dispatch_json(repo, "status", "--json")
     assert status["agents"]["alpha"]["state"] == "COMPLETE" and status["finished"]["outcome"] == "complete"

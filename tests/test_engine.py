@@ -28,9 +28,12 @@ def write_value(value: int) -> list[dict]:
 
 def sprint_repo(tmp_path: Path, scripts: dict[str, dict], *, extra: dict | None = None, wave_base: str = "merged",
                 same_wave: bool = False, test_command: str = "python -c 'import app'",
-                files: dict[str, str] | None = None, commands: dict[str, list[str]] | None = None) -> Path:
+                files: dict[str, str] | None = None, commands: dict[str, list[str]] | None = None,
+                sandbox: str | None = None) -> Path:
     """A repo with agents ``alpha`` (app/a.py, wave 1) and ``beta`` (app/b.py, wave 2) and their
-    scripts (``commands``: an agent's own command line instead of the scripted agent)."""
+    scripts (``commands``: an agent's own command line instead of the scripted agent). ``sandbox``:
+    the plan's ``sprint.sandbox`` (``none`` for a script that also plays the user or an observer,
+    writing outside its worktree)."""
     repo = tmp_path / "proj"
     (repo / "app").mkdir(parents=True)
     (repo / "app" / "__init__.py").write_text("")
@@ -57,7 +60,7 @@ def sprint_repo(tmp_path: Path, scripts: dict[str, dict], *, extra: dict | None 
             waves.append({"number": number, "agents": [name], **({"depends_on": [number - 1]} if number > 1 else {})})
     plan = {"sprint": {"id": "sprint-01", "theme": "engine test", "base_branch": "main", "tool": "command",
                        "build_command": "python -m compileall -q app", "test_command": test_command,
-                       "wave_base": wave_base},
+                       "wave_base": wave_base, **({"sandbox": sandbox} if sandbox else {})},
             "agents": agents, "waves": waves, "merge_order": ["alpha", "beta"], **(extra or {})}
     (repo / PLAN).parent.mkdir(parents=True)
     YAML().dump(plan, repo / PLAN)
@@ -282,7 +285,8 @@ def test_operator_message_sent_while_a_session_runs_reaches_the_next_session(tmp
     engine also has a follow-up for it (a retry: both texts) or would otherwise go to gate 3."""
     saved = tmp_path / "second-message.txt"
     first = [{"sleep": 2.5}, *(write_value(1) if second_session == "retry" else write_value(2))]
-    repo = sprint_repo(tmp_path, {"alpha": {"1": first, "2": [{"save_message": str(saved)}, *write_value(2)]}})
+    repo = sprint_repo(tmp_path, {"alpha": {"1": first, "2": [{"save_message": str(saved)}, *write_value(2)]}},
+                       sandbox="none")
     run = subprocess.Popen([sys.executable, "-m", "agent_dispatch", "run", str(repo / PLAN), "--yes"], cwd=repo,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     events_db = repo / ".dispatch" / "sprint-01" / "events.db"
@@ -393,7 +397,7 @@ def test_interrupted_session_is_recovered_not_retried(tmp_path: Path):
     first = [{"chain": "chain-1", "state": "FIXING"}, {"write": "app/a.py", "content": "VALUE = 1\n"},
              {"write": str(marker), "content": "x"}, {"sleep": 120}]
     second = [{"save_message": str(saved)}, *write_value(2)]
-    repo = sprint_repo(tmp_path, {"alpha": {"1": first, "2": second}})
+    repo = sprint_repo(tmp_path, {"alpha": {"1": first, "2": second}}, sandbox="none")
     run = subprocess.Popen([sys.executable, "-m", "agent_dispatch", "run", str(repo / PLAN), "--yes"], cwd=repo,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for(marker, run)

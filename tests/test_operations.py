@@ -140,7 +140,7 @@ def test_operations_find_the_sprint_from_a_directory(tmp_path: Path):
 def test_dispatch_message_reaches_the_agents_next_session(tmp_path: Path):
     seen = tmp_path / "beta-saw.txt"
     beta = [{"save_message": str(seen)}, {"report": "COMPLETE"}, {"commit": "report"}]
-    repo = sprint_repo(tmp_path, {"alpha": {"default": write_value(2)}, "beta": {"default": beta}})
+    repo = sprint_repo(tmp_path, {"alpha": {"default": write_value(2)}, "beta": {"default": beta}}, sandbox="none")
     assert dispatch(repo, "run", str(repo / PLAN)).returncode == 4  # gate 1 waits for the operator
     dispatch(repo, "approve", "gate-1", check=True)
     assert dispatch(repo, "resume", str(repo / PLAN)).returncode == 4  # wave 1 done, gate 2 waits

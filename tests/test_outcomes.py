@@ -26,13 +26,15 @@ USER_EDIT = "VALUE = 99  # the user's own edit, not committed\n"
 
 
 def user_edits(repo: Path, path: str) -> dict:
-    """A script action that edits ``path`` in the main checkout, as its user would while the sprint runs."""
+    """A script action that edits ``path`` in the main checkout, as its user would while the sprint runs
+    (outside the agent's sandbox: its sprint needs ``sandbox="none"``)."""
     return {"write": str(repo / path), "content": USER_EDIT}
 
 
 def test_lost_landing_stops_the_sprint_and_resume_lands_it(tmp_path: Path):
     repo = tmp_path / "proj"
-    repo = sprint_repo(tmp_path, {"alpha": {"default": [user_edits(repo, "app/a.py"), *write_value(2)]}})
+    repo = sprint_repo(tmp_path, {"alpha": {"default": [user_edits(repo, "app/a.py"), *write_value(2)]}},
+                       sandbox="none")
     result = dispatch(repo, "run", str(repo / PLAN), "--yes")
     out = result.stdout + result.stderr
     # Not SHIPPED, not exit 0: main did not move, so alpha did not land, and nothing ran on a base without it.
@@ -62,7 +64,7 @@ def test_lost_last_landing_is_not_shipped(tmp_path: Path):
     repo = tmp_path / "proj"
     beta = [user_edits(repo, "app/b.py"), {"write": "app/b.py", "content": "NAME = 'beta'\n"},
             {"commit": "beta"}, {"report": "COMPLETE"}, {"commit": "report"}]
-    repo = sprint_repo(tmp_path, {"alpha": {"default": write_value(2)}, "beta": {"default": beta}})
+    repo = sprint_repo(tmp_path, {"alpha": {"default": write_value(2)}, "beta": {"default": beta}}, sandbox="none")
     result = dispatch(repo, "run", str(repo / PLAN), "--yes")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "beta did not land" in result.stdout

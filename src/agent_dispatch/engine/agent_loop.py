@@ -117,12 +117,14 @@ async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionRu
     await asyncio.to_thread(place_sprint_documents, rt, name)
     running = start_session(tool, request, rt.executor, session_id=f"{rt.plan.sprint.id}-{name}-{attempt}",
                             log_path=rt.state_dir / "logs" / f"{name}-{attempt}.log",
-                            timeout_s=rt.options.session_timeout)
+                            timeout_s=rt.options.session_timeout, sandboxed=rt.sandboxed,
+                            event_log=rt.log.path)
     handle, argv = running.handle, running.spec.argv if running.spec else ()
     rt.record(EventType.AGENT_SESSION_STARTED, agent=name, attempt=attempt, pid=handle.record.pid,
               session_id=handle.record.session_id, record=handle.record.as_data(),
               message=message["kind"] if message else None, tool=tool, resumed=request.resume_session,
-              model=request.model, argv=[a if len(a) <= 200 else f"<{len(a)} chars>" for a in argv])
+              model=request.model, argv=[a if len(a) <= 200 else f"<{len(a)} chars>" for a in argv],
+              sandbox="bwrap" if running.spec and running.spec.sandbox else "none")
     if message:  # the follow-up reaches the agent now: that is the intervention being sent (REQ-6.08)
         rt.record(EventType.INTERVENTION_SENT, agent=name, chain=message.get("chain"),
                   intervention=messages.intervention_id(message["kind"]), kind=message["kind"],

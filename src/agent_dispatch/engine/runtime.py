@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from agent_dispatch.engine.state import ENGINE, EngineState
+from agent_dispatch.errors import FatalError
 from agent_dispatch.executors.base import Executor
+from agent_dispatch.executors.sandbox import bwrap_problem
 from agent_dispatch.naming.context import AgentContext, SprintContext
 from agent_dispatch.plan.loader import LoadedPlan
 from agent_dispatch.plan.model import Agent, Plan
@@ -82,6 +84,7 @@ class Runtime:
     _spine: Spine | None = field(default=None, init=False, repr=False)
     _kill_point: _KillPoint = field(default_factory=lambda: _KillPoint(os.environ.get(KILL_AFTER_ENV)),
                                     init=False, repr=False)
+    _sandboxed: bool | None = field(default=None, init=False, repr=False)
 
     @property
     def plan(self) -> Plan:
@@ -90,6 +93,27 @@ class Runtime:
     @property
     def state_dir(self) -> Path:
         return dispatch_dir(self.root, self.plan.sprint.id)
+
+    @property
+    def sandboxed(self) -> bool:
+        """True when agent sessions run in a bubblewrap sandbox (`sessions.sandbox`).
+
+        ``sprint.sandbox``: ``none`` never; ``bwrap`` always (a FatalError naming why when
+        bwrap cannot work here); unset: where bwrap works, else sessions run unconfined and the
+        operator is warned once.
+        """
+        if self._sandboxed is None:
+            setting = self.plan.sprint.sandbox
+            problem = None if setting == "none" else bwrap_problem()
+            if setting == "bwrap" and problem is not None:
+                raise FatalError(f"sprint.sandbox is 'bwrap', but {problem}\n"
+                                 "hint: install bubblewrap, or set `sprint.sandbox: none` to run agents unconfined")
+            if setting is None and problem is not None:
+                self.say(f"warning: agent sessions run WITHOUT a sandbox ({problem}); they can write "
+                         "anywhere you can\nhint: install bubblewrap, or set `sprint.sandbox: none` "
+                         "to silence this")
+            self._sandboxed = setting != "none" and problem is None
+        return self._sandboxed
 
     def agent(self, name: str) -> tuple[Agent, AgentContext]:
         return self.plan.agent(name), self.context.agent(name)

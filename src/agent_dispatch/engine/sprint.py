@@ -263,6 +263,7 @@ async def run_sprint(rt: Runtime) -> SprintOutcome:
     state = rt.state()
     if state.finished:
         return SprintOutcome(FINISHED, "sprint already finished")
+    _ = rt.sandboxed  # decided (and warned about, or refused) before anything starts
     if not state.started:
         digest = hashlib.sha256(rt.plan_path.read_bytes()).hexdigest()[:16]
         rt.record(EventType.SPRINT_STARTED, plan=str(rt.plan_path), plan_sha=digest,

@@ -33,11 +33,32 @@ class SessionStartError(FatalError):
 
 
 @dataclass(frozen=True)
+class Sandbox:
+    """Where a sandboxed session may write; everything else it sees read-only (or not at all).
+
+    ``writable``: directories and files the session may change, each bind-mounted read-write at
+    its own path (they must exist). ``visible``: paths the session must still read although they
+    lie under its private, empty ``/tmp`` (its repository, interpreter, scripts); anything of the
+    host's ``/tmp`` named nowhere here is absent inside. ``protected``: paths inside a writable
+    directory that stay read-only.
+    """
+
+    writable: tuple[str, ...]
+    visible: tuple[str, ...] = ()
+    protected: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("writable", "visible", "protected"):
+            object.__setattr__(self, name, tuple(str(p) for p in getattr(self, name)))
+
+
+@dataclass(frozen=True)
 class SessionSpec:
     """Everything needed to start one session; plain data so it can cross a process boundary.
 
     ``env`` is the complete environment (nothing is inherited from the controller). ``argv`` is
     executed directly, never through a shell. ``timeout_s`` of None means no time limit.
+    ``sandbox``: confine the session's writes (see `Sandbox`); None runs it unconfined.
     """
 
     session_id: str
@@ -46,6 +67,7 @@ class SessionSpec:
     env: Mapping[str, str]
     log_path: Path
     timeout_s: float | None = None
+    sandbox: Sandbox | None = None
 
     def __post_init__(self) -> None:
         if not self.argv:

@@ -5,7 +5,8 @@ Process tree of one session::
     controller
     └── unshare --pid --fork --kill-child --mount-proc     (pidns mode; own session + process group)
         └── python -I -S _nsinit.py pidns STATUS -- ARGV   (PID 1 of the session's namespace)
-            └── ARGV                                       (the agent, and whatever it starts)
+            └── [bwrap ... --]                             (a sandboxed session, see ``sandbox.py``)
+                └── ARGV                                   (the agent, and whatever it starts)
 
 Without namespaces (``pgroup`` mode) the ``unshare`` level is missing and ``_nsinit.py`` is the
 group leader and a child subreaper. See ``_nsinit.py`` for what the first process does.
@@ -46,6 +47,7 @@ from agent_dispatch.executors.base import (
     SessionSpec,
     SessionStartError,
 )
+from agent_dispatch.executors.sandbox import bwrap_argv, bwrap_problem
 
 UNSHARE_ARGS = ("--pid", "--fork", "--kill-child", "--mount-proc")
 _SHIM = Path(__file__).with_name("_nsinit.py")
@@ -120,11 +122,21 @@ class LocalExecutor(Executor):
     # -- start / adopt ------------------------------------------------------------------------
 
     def start(self, spec: SessionSpec) -> LocalHandle:
-        """Start ``spec.argv`` in ``spec.cwd`` with exactly ``spec.env`` plus the session marker."""
+        """Start ``spec.argv`` in ``spec.cwd`` with exactly ``spec.env`` plus the session marker
+        (inside ``spec.sandbox`` when it has one)."""
         status_path = status_path_for(spec.log_path)
         marker = f"{spec.session_id}:{secrets.token_hex(8)}"
+        agent_argv = list(spec.argv)
+        if spec.sandbox is not None:
+            problem = bwrap_problem()
+            if problem is not None:
+                raise SessionStartError(f"session {spec.session_id!r} must run sandboxed, but {problem}\n"
+                                        "hint: install bubblewrap, or set `sprint.sandbox: none` in the plan")
+            # Inside _nsinit, not around it: the first process must stay PID 1 of the namespace
+            # and write the exit status where the sandboxed session cannot.
+            agent_argv = bwrap_argv(spec.sandbox, agent_argv, bwrap=shutil.which("bwrap") or "bwrap")
         argv = [sys.executable, "-I", "-S", str(_SHIM), self.containment, str(status_path), "--",
-                *spec.argv]
+                *agent_argv]
         if self._prefix is not None:
             argv = [*self._prefix, "--", *argv]
         started_at = time.time()

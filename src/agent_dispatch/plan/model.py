@@ -121,6 +121,8 @@ class Sprint(_Record):
     merge_mode: Literal["batch", "strict", "serial"] = "batch"  # how the merge train validates
     merge_slots: Annotated[int, Field(ge=1, le=16)] = 1  # parallel validation worktrees
     executor: ExecutorName = "local"  # where agent sessions run (`--executor` overrides it)
+    # confine each agent session's writes with bubblewrap; unset: bwrap where it works, else a warning
+    sandbox: Literal["bwrap", "none"] | None = None
     max_returns: Annotated[int, Field(ge=0, le=5)] = 1  # times a branch that failed to land goes back to its agent
     tag_on_ship: bool = False  # tag the base `<sprint>-complete` when the sprint ships
     worktree_dir: WorktreeTemplate | None = None  # agent worktree path template: {parent} {project} {sprint} {agent}

@@ -29,6 +29,7 @@ from agent_dispatch.executors.base import (
     SessionResult,
     SessionSpec,
 )
+from agent_dispatch.sessions.sandbox import session_sandbox
 
 
 @dataclass(frozen=True)
@@ -92,27 +93,33 @@ class RunningSession:
 
 
 def session_spec(adapter: Adapter, request: SessionRequest, *, log_path: Path,
-                 session_id: str | None = None, timeout_s: float | None = None) -> SessionSpec:
+                 session_id: str | None = None, timeout_s: float | None = None,
+                 sandboxed: bool = False, event_log: Path | None = None) -> SessionSpec:
     """The executor's spec for ``request``: the adapter's argv and environment, in the worktree.
 
-    ``session_id`` defaults to ``<sprint>-<agent>-<attempt>``.
+    ``session_id`` defaults to ``<sprint>-<agent>-<attempt>``. ``sandboxed``: the session may
+    write only where `sessions.sandbox.session_sandbox` allows (``event_log`` included).
     """
+    argv, env = tuple(adapter.argv(request)), adapter.env(request)
     return SessionSpec(
         session_id=session_id or f"{request.sprint}-{request.agent}-{request.attempt}",
-        argv=tuple(adapter.argv(request)), cwd=request.worktree, env=adapter.env(request),
-        log_path=log_path, timeout_s=timeout_s,
+        argv=argv, cwd=request.worktree, env=env, log_path=log_path, timeout_s=timeout_s,
+        sandbox=session_sandbox(request, argv, env, event_log=event_log) if sandboxed else None,
     )
 
 
 def start_session(tool: str, request: SessionRequest, executor: Executor, *, log_path: Path,
-                  session_id: str | None = None, timeout_s: float | None = None) -> RunningSession:
+                  session_id: str | None = None, timeout_s: float | None = None,
+                  sandboxed: bool = False, event_log: Path | None = None) -> RunningSession:
     """Prepare the ``tool`` CLI for ``request`` and start its session on ``executor``; returns at once.
 
-    Raises FatalError for an unknown tool or a missing CLI, `SessionStartError` if it cannot start.
+    ``sandboxed`` and ``event_log``: see `session_spec`. Raises FatalError for an unknown tool or
+    a missing CLI, `SessionStartError` if it cannot start.
     """
     adapter = get_adapter(tool)
     adapter.prepare(request)
-    spec = session_spec(adapter, request, log_path=log_path, session_id=session_id, timeout_s=timeout_s)
+    spec = session_spec(adapter, request, log_path=log_path, session_id=session_id, timeout_s=timeout_s,
+                        sandboxed=sandboxed, event_log=event_log)
     return RunningSession(tool, adapter, executor, executor.start(spec), spec=spec)
 
 
@@ -163,8 +170,10 @@ def ended_session(tool: str, result: SessionResult | Mapping[str, Any], executor
 
 
 async def run_session(tool: str, request: SessionRequest, executor: Executor, *, log_path: Path,
-                      session_id: str | None = None, timeout_s: float | None = None) -> SessionRun:
-    """Start one session of ``tool`` for ``request`` on ``executor`` and wait for how it ended."""
+                      session_id: str | None = None, timeout_s: float | None = None,
+                      sandboxed: bool = False, event_log: Path | None = None) -> SessionRun:
+    """Start one session of ``tool`` for ``request`` on ``executor`` and wait for how it ended
+    (``sandboxed`` and ``event_log``: see `session_spec`)."""
     running = start_session(tool, request, executor, log_path=log_path, session_id=session_id,
-                            timeout_s=timeout_s)
+                            timeout_s=timeout_s, sandboxed=sandboxed, event_log=event_log)
     return await finish_session(running)
