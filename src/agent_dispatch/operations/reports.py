@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_dispatch.errors import FatalError
+from agent_dispatch.operations.caller import check_claimant
 from agent_dispatch.operations.sprint import opened
 from agent_dispatch.store.events import ChainState, EventType
 from agent_dispatch.store.log import EventLog
@@ -60,6 +61,7 @@ def report_chain(agent: str, chain_id: str, state: str, *, note: str | None = No
     if park_reason:
         data["park_reason"] = park_reason
     with opened(log, sprint=sprint, start=start) as events:
+        check_claimant(agent, events, start)
         seq = events.append(EventType.CHAIN_STATE, agent=agent, chain=chain_id, data=data)
         return ChainReported(events.sprint, agent, chain_id, chain_state, note, seq)
 
@@ -71,6 +73,7 @@ def report_p0(agent: str, text: str, *, file: str | None = None, line: int | Non
         raise FatalError(P0_NEEDS_TEXT)
     data = {"description": text.strip(), "file": file, "line": line}
     with opened(log, sprint=sprint, start=start) as events:
+        check_claimant(agent, events, start)
         seq = events.append(EventType.P0_DISCOVERED, agent=agent,
                             data={k: v for k, v in data.items() if v is not None})
         return P0Reported(events.sprint, agent, text.strip(), file, line, seq)
