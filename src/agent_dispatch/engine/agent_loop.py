@@ -24,6 +24,7 @@ from agent_dispatch.engine.state import AgentProgress, EngineState
 from agent_dispatch.engine.verify import run_chain_verify, verify_command
 from agent_dispatch.plan.model import Agent, Chain
 from agent_dispatch.plan.territory import territory_rules
+from agent_dispatch.redact import redact
 from agent_dispatch.sessions.runner import (
     RunningSession,
     SessionRun,
@@ -385,7 +386,7 @@ def queue_message(rt: Runtime, name: str, kind: str, text: str, *, chain: str | 
         text = Path(pending["file"]).read_text(encoding="utf-8").rstrip("\n") + "\n\n---\n\n" + text
     path = rt.state_dir / "messages" / f"{name}-{attempt}-{kind}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path.write_text(redact(text), encoding="utf-8")  # check output may print the environment
     rt.record(EventType.MESSAGE_QUEUED, agent=name, chain=chain, kind=kind, file=str(path), attempt=attempt)
 
 
