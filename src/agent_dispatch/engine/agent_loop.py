@@ -34,6 +34,7 @@ from agent_dispatch.sessions.runner import (
     start_session,
 )
 from agent_dispatch.store.events import EventType
+from agent_dispatch.store.inbox import INBOX_VAR, inbox_dir, ingest
 
 PRIORITY_ORDER = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 OPERATOR_MESSAGE = "operator"  # kind of the message `dispatch message` queues
@@ -86,7 +87,8 @@ def session_request(rt: Runtime, name: str, progress: AgentProgress) -> tuple[st
     message = progress.pending_message
     fallback = progress.fallback or {}
     tool = session_tool(progress, ctx.tool)
-    extra_env = {}
+    # Where its claims go when the sandbox keeps it from writing the log (store.inbox).
+    extra_env = {INBOX_VAR: str(inbox_dir(rt.state_dir, name))}
     if ctx.base_role == "RED TEAM":
         extra_env["DISPATCH_REVIEW_CONTEXT"] = str(review_gate.write_reviewer_context(rt))
     resume = progress.cli_session if message and progress.cli_tool == tool else None
@@ -107,6 +109,7 @@ def session_request(rt: Runtime, name: str, progress: AgentProgress) -> tuple[st
 async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionRun:
     tool, request = session_request(rt, name, progress)
     attempt, message = request.attempt, progress.pending_message
+    inbox_dir(rt.state_dir, name).mkdir(parents=True, exist_ok=True)
     running = start_session(tool, request, rt.executor, session_id=f"{rt.plan.sprint.id}-{name}-{attempt}",
                             log_path=rt.state_dir / "logs" / f"{name}-{attempt}.log",
                             timeout_s=rt.options.session_timeout)
@@ -124,10 +127,12 @@ async def _wait(rt: Runtime, name: str, attempt: int, running: RunningSession, *
         run = await finish_session(running)
     except (asyncio.CancelledError, KeyboardInterrupt):
         # Ctrl-C: the runner stopped the whole session tree; say so in the log; resume recovers it.
+        ingest(rt.log, rt.state_dir, name)
         if running.result is not None:
             rt.record(EventType.AGENT_SESSION_ENDED, agent=name, attempt=attempt, interrupted=True, **extra,
                       **running.result.as_data())
         raise
+    ingest(rt.log, rt.state_dir, name)  # the session's claims come before its end, as if written directly
     rt.record(EventType.AGENT_SESSION_ENDED, agent=name, attempt=attempt, **extra, **run.result.as_data())
     return run
 
