@@ -22,8 +22,10 @@ from pathlib import Path
 
 import pytest
 
+from agent_dispatch.agents.base import PASS_ENV_VAR
 from agent_dispatch.commands.demo import prepare_demo_repo
 from agent_dispatch.engine.runtime import KILL_AFTER_ENV
+from agent_dispatch.git import worktree_git_dir as git_dir
 from agent_dispatch.store.log import EventLog
 from agent_dispatch.testing.demo_agent import HOLD_ENV
 from conftest import git
@@ -109,10 +111,11 @@ def test_kill_and_resume(tmp_path: Path, baseline_tree: str, point: str) -> None
     repo = tmp_path / "bookshop"
     prepare_demo_repo(repo)
     git(repo, "tag", "start")
-    marker = tmp_path / "held"
+    marker = f"held-{point}"  # written into the held worktree's git directory
     env = {**os.environ, KILL_AFTER_ENV: kill.after}
     if kill.kill_session:
         env[HOLD_ENV] = f"{HELD}:{marker}"
+        env[PASS_ENV_VAR] = HOLD_ENV  # sessions get only the variables they are allowed
     run = run_cli_env(repo, env, "run", PLAN, "--yes")
     assert run.returncode == -signal.SIGKILL, run.stdout + run.stderr
 
@@ -125,7 +128,7 @@ def test_kill_and_resume(tmp_path: Path, baseline_tree: str, point: str) -> None
     worktree = Path(next(e for e in events if e.type == "agent_started" and e.agent == HELD).data["worktree"])
     held_work = None
     if kill.kill_session:
-        kill_held_session(log, marker)
+        kill_held_session(log, git_dir(worktree) / marker)
         held_work = (worktree / "bookshop" / "store.py").read_text()
         assert git(worktree, "status", "--porcelain").strip(), "the killed session left nothing uncommitted"
     time.sleep(0.5)  # sessions that survived the controller may still be committing

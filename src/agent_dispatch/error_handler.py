@@ -12,6 +12,7 @@ from pathlib import Path
 
 from agent_dispatch import __version__, output
 from agent_dispatch.errors import FatalError, PlanError
+from agent_dispatch.redact import redact
 
 
 class Exit(Exception):
@@ -21,11 +22,12 @@ class Exit(Exception):
 
 def _crash_log(exc: BaseException) -> Path:
     log = Path(tempfile.gettempdir()) / "agent-dispatch-crash.log"
-    log.write_text(
+    # An exception's message, a local in the traceback or argv may hold a key from the environment.
+    log.write_text(redact(
         f"# agent-dispatch crash\n\n- version: {__version__}\n- python: {sys.version.split()[0]}\n"
         f"- platform: {platform.platform()}\n- argv: {sys.argv!r}\n\n```\n"
         + "".join(traceback.format_exception(exc))
-        + "```\n",
+        + "```\n"),
         encoding="utf-8",
     )
     return log
@@ -50,5 +52,5 @@ def error_handler() -> Iterator[None]:
         raise Exit(130) from None
     except Exception as e:  # noqa: BLE001 - last line of defence
         log = _crash_log(e)
-        output.write_err(f"internal error: {type(e).__name__}: {e}\nA crash log was written to {log}")
+        output.write_err(redact(f"internal error: {type(e).__name__}: {e}\nA crash log was written to {log}"))
         raise Exit(3) from None

@@ -68,6 +68,8 @@ class AiderAdapter(CLIAdapter):
     """Aider: edit-only (it cannot run shell commands headless), one exchange per session."""
 
     name = "aider"
+    # its keys (litellm reads each provider's own), endpoint and settings
+    env_allow = ("AIDER_*", "OPENAI_*", "ANTHROPIC_*", "GEMINI_*", "OPENROUTER_*", "DEEPSEEK_*", "LITELLM_*")
     binary = "aider"
 
     def history_dir(self, home: Path) -> Path:

@@ -11,6 +11,7 @@ from typing import Literal, Protocol
 
 from agent_dispatch.agents.events import SessionSummary
 from agent_dispatch.git import no_git_env
+from agent_dispatch.redact import is_secret_name
 
 # How a session ended, as far as the agent CLI tells us. "limit" means its context or turn
 # budget ran out: the engine continues with a new session covering the chains still open.
@@ -120,13 +121,44 @@ def contract_env(request: SessionRequest) -> dict[str, str]:
     return env
 
 
-def session_env(request: SessionRequest) -> dict[str, str]:
-    """The full environment: ours, minus variables that would confuse git, plus the contract.
+# What every session takes from the operator's environment (docs/security.md, "## Secrets"): what a
+# shell, git and a project's own build and test tools need. A secret-named variable (`redact`)
+# matching one of these is still dropped; an adapter lists the keys its CLI needs (`env_allow`).
+BASE_ENV_ALLOW = (
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "LC_*", "TERM", "COLORTERM", "NO_COLOR",
+    "FORCE_COLOR", "TZ", "TMPDIR", "TEMP", "TMP", "CI", "SOURCE_DATE_EPOCH",
+    "http_proxy", "https_proxy", "no_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+    "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
+    "GIT_*",  # identity, editor, config files (those naming another repository are already gone)
+    "XDG_*", "VIRTUAL_ENV", "CONDA_*", "PYENV_*", "PYTHON*", "NVM_*", "NODE_OPTIONS", "NODE_PATH",
+    "GOPATH", "GOROOT", "GOFLAGS", "GOCACHE", "GOMODCACHE", "CARGO_HOME", "RUSTUP_HOME", "JAVA_HOME",
+    "COVERAGE_*",
+)
+# The operator's own additions: names or `PREFIX*` patterns, comma-separated (also secret ones).
+PASS_ENV_VAR = "DISPATCH_SESSION_ENV"
+
+
+def _allowed(name: str, patterns: tuple[str, ...] | list[str]) -> bool:
+    return any(name == p or (p.endswith("*") and name.startswith(p[:-1])) for p in patterns)
+
+
+def allowed_env(environ: Mapping[str, str], allow: tuple[str, ...] = ()) -> dict[str, str]:
+    """The variables of ``environ`` a session may see: `BASE_ENV_ALLOW` without secret-named
+    ones, plus ``allow`` (the adapter's own: its CLI's keys and settings) and the operator's
+    ``DISPATCH_SESSION_ENV`` list; no ``DISPATCH_*`` variable of the controller."""
+    extra = [p.strip() for p in environ.get(PASS_ENV_VAR, "").split(",") if p.strip()]
+    return {k: v for k, v in environ.items() if not k.startswith("DISPATCH_") and (
+        (_allowed(k, BASE_ENV_ALLOW) and not is_secret_name(k)) or _allowed(k, allow) or _allowed(k, extra))}
+
+
+def session_env(request: SessionRequest, allow: tuple[str, ...] = ()) -> dict[str, str]:
+    """The full environment: the allowed part of ours (`allowed_env`, minus variables that would
+    confuse git), plus the contract.
 
     The directory of the running Python goes first on PATH so ``dispatch chain`` works inside the
     session even when the tool was started from a virtualenv that is not activated.
     """
-    env = {k: v for k, v in no_git_env(keep_settings=True).items() if not k.startswith("DISPATCH_")}
+    env = allowed_env(no_git_env(keep_settings=True), allow)
     bindir = str(Path(sys.executable).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", os.defpath)
     # Some CLIs take their project directory from $PWD before the real cwd (OpenCode did): the

@@ -210,6 +210,7 @@ class ClaudeAdapter(CLIAdapter):
     """Claude Code in print mode, one process per turn, resumed by session id."""
 
     name = "claude"
+    env_allow = ("ANTHROPIC_*", "CLAUDE_*")  # its keys, endpoint and settings
     binary = "claude"
     supports_sub_agents = True  # the Task/Agent tool
 

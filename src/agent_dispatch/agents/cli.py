@@ -154,6 +154,9 @@ class CLIAdapter:
     usage_spans_resumes: bool = False
     # The model a rehearsal uses when the plan sets none (see REHEARSAL_MODEL).
     rehearsal_model: str | None = REHEARSAL_MODEL
+    # The operator's variables this CLI needs besides `base.BASE_ENV_ALLOW` (its API keys and
+    # settings): names or ``PREFIX*`` patterns. Nothing else of the environment reaches it.
+    env_allow: tuple[str, ...] = ()
 
     # -- subclasses implement ------------------------------------------------------------------
     def cli_argv(self, exe: str, request: SessionRequest) -> list[str]:
@@ -189,7 +192,7 @@ class CLIAdapter:
 
     def env(self, request: SessionRequest) -> dict[str, str]:
         home = self.home(request)
-        env = session_env(request)
+        env = session_env(request, self.env_allow)
         env.update({
             "HOME": str(home),
             "XDG_CONFIG_HOME": str(home / ".config"),

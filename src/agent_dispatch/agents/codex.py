@@ -74,6 +74,7 @@ class CodexAdapter(CLIAdapter):
     usage_spans_resumes = True  # turn.completed totals cover the whole thread, earlier runs included
 
     name = "codex"
+    env_allow = ("OPENAI_*", "CODEX_*")  # its keys, endpoint and settings
     binary = "codex"
     supports_sub_agents = True  # the multi_agent tools are offered to the model
 

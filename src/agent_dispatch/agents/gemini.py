@@ -33,6 +33,7 @@ class GeminiAdapter(CLIAdapter):
     """Gemini CLI: one ``--prompt`` per process, follow-ups by ``--resume <session uuid>``."""
 
     name = "gemini"
+    env_allow = ("GEMINI_*", "GOOGLE_*")  # its keys, endpoint and settings
     binary = "gemini"
 
     def __init__(self, *, approval_mode: str = "yolo", max_attempts: int | None = None) -> None:

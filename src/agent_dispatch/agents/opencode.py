@@ -45,6 +45,7 @@ class OpenCodeAdapter(CLIAdapter):
     """OpenCode: ``run`` once per session, follow-ups by ``run -s <sessionID>``."""
 
     name = "opencode"
+    env_allow = ("OPENCODE_*", "OPENAI_*", "ANTHROPIC_*")  # its keys, endpoint and settings
     binary = "opencode"
 
     def cli_argv(self, exe: str, request: SessionRequest) -> list[str]:

@@ -77,6 +77,7 @@ class QwenAdapter(CLIAdapter):
     """Qwen Code one-shot with a positional prompt; a follow-up resumes with ``-r <session_id>``."""
 
     name = "qwen"
+    env_allow = ("OPENAI_*", "QWEN_*", "DASHSCOPE_*")  # its keys, endpoint and settings
     binary = "qwen"
     supports_sub_agents = True  # the `agent` tool starts sub-agents
 

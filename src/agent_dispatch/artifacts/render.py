@@ -25,6 +25,7 @@ from agent_dispatch.prompts.activation import ABSOLUTE_PATH_TOOLS, ActivationPro
 from agent_dispatch.prompts.chains import chain_waves, ordered_chains
 from agent_dispatch.prompts.environment import PROMPT_TEMPLATES, make_environment, overridden
 from agent_dispatch.prompts.lint import lint_counts, lint_prompt, missing_paths
+from agent_dispatch.redact import redact
 
 ARTIFACT_TEMPLATES = "agent_dispatch.artifacts"
 DISPATCH_TEMPLATE = "dispatch.md.j2"
@@ -143,7 +144,7 @@ def write_rendered(rendered: RenderedSprint) -> list[Path]:
     written = []
     for name, text in rendered.files.items():
         target = rendered.directory / name
-        write_atomic(target, text)
+        write_atomic(target, redact(text))  # prompts and docs never carry a key from the environment
         written.append(target)
     prompt_dir = rendered.directory / paths.PROMPTS_DIRNAME
     for stale in sorted(prompt_dir.glob("agent-*.md")):

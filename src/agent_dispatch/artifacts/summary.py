@@ -16,6 +16,7 @@ from agent_dispatch.files import write_atomic
 from agent_dispatch.naming import paths
 from agent_dispatch.plan.model import Plan
 from agent_dispatch.plan.roster import NON_MERGING_ROLES, base_role
+from agent_dispatch.redact import redact
 from agent_dispatch.store.status import Status
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("agent_dispatch.artifacts", "templates"),
@@ -115,5 +116,5 @@ def render_summary(plan: Plan, status: Status, *, decision: ShipDecision, merge_
 def write_summary(directory: Path, text: str) -> Path:
     """Write SPRINT-SUMMARY.md into the sprint folder (atomically)."""
     path = directory / SUMMARY_FILENAME
-    write_atomic(path, text)
+    write_atomic(path, redact(text))
     return path

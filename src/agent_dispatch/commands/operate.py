@@ -11,6 +11,7 @@ from agent_dispatch import operations
 from agent_dispatch.errors import FatalError
 from agent_dispatch.operations import (ChainReported, GateApproved, GateOverridden, MessageQueued,
                                        P0Reported)
+from agent_dispatch.operations.caller import agent_session
 from agent_dispatch.operations.gates import GATES, OVERRIDE_NEEDS_REASON
 from agent_dispatch.operations.locate import find_log, main_checkout
 from agent_dispatch.operations.reports import P0_NEEDS_TEXT
@@ -19,8 +20,11 @@ from agent_dispatch.operations.reports import P0_NEEDS_TEXT
 __all__ = ["GATES", "approve", "find_log", "main_checkout", "override", "report_chain", "report_p0", "send_message"]
 
 
-def _agent_env(agent: str | None, sprint: str | None) -> tuple[str, str | None]:
+def _agent_env(agent: str | None, sprint: str | None, start: Path) -> tuple[str, str | None]:
     agent = agent or os.environ.get("DISPATCH_AGENT")
+    if not agent:  # the variable may have been unset inside the session: ask the other signs
+        session = agent_session(start, by_directory=True)
+        agent, sprint = (session.agent, sprint or session.sprint) if session else (None, sprint)
     if not agent:
         raise FatalError("no agent given and DISPATCH_AGENT is not set\nhint: run this inside an agent "
                          "session, or pass --agent")
@@ -31,7 +35,7 @@ def report_chain(chain_id: str, state: str, *, agent: str | None = None, sprint:
                  note: str | None = None, park_reason: str | None = None, start: Path = Path(".")) -> ChainReported:
     """Record an agent's claim about one of its chains (the tool verifies it independently)."""
     operations.parse_chain_state(state)  # a bad state is the first thing to report
-    agent, sprint = _agent_env(agent, sprint)
+    agent, sprint = _agent_env(agent, sprint, start)
     return operations.report_chain(agent, chain_id, state, note=note, park_reason=park_reason, sprint=sprint,
                                    start=start)
 
@@ -41,7 +45,7 @@ def report_p0(text: str, *, file: str | None = None, line: int | None = None, ag
     """Record a P0 discovery: something critical outside the agent's chains."""
     if not text.strip():
         raise FatalError(P0_NEEDS_TEXT)
-    agent, sprint = _agent_env(agent, sprint)
+    agent, sprint = _agent_env(agent, sprint, start)
     return operations.report_p0(agent, text, file=file, line=line, sprint=sprint, start=start)
 
 

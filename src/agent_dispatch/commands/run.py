@@ -12,6 +12,7 @@ from agent_dispatch.engine.runtime import Options, Runtime, dispatch_dir
 from agent_dispatch.engine.sprint import FINISHED, PAUSED, SprintOutcome, resume_hint, run_sprint
 from agent_dispatch.errors import FatalError
 from agent_dispatch.executors.registry import get_executor
+from agent_dispatch.operations.caller import refuse_agent_session
 from agent_dispatch.naming.context import build_context, sprint_dir_for
 from agent_dispatch.store import liveness
 from agent_dispatch.store.log import EventLog
@@ -73,6 +74,9 @@ def run_plan(plan_path: Path, *, repo: Path | None = None, options: Options = Op
 
 def _run(plan_path: Path, *, repo: Path | None, options: Options, resume: bool) -> int:
     rt = open_runtime(plan_path, repo=repo, options=options)
+    # A second orchestrator started by an agent would decide for the operator (and race the first).
+    refuse_agent_session(f"{'resuming' if resume else 'running'} sprint {rt.plan.sprint.id}", rt.log,
+                         Path(plan_path).resolve().parent)
     state = rt.state()
     if resume and not state.started:
         raise FatalError(f"sprint {rt.plan.sprint.id} has not started\nhint: dispatch run {plan_path}")
@@ -109,6 +113,7 @@ def merge_plan(plan_path: Path, *, repo: Path | None = None, options: Options = 
     from agent_dispatch.engine.sprint import close_sprint, land_agents
 
     rt = open_runtime(plan_path, repo=repo, options=options)
+    refuse_agent_session(f"merging sprint {rt.plan.sprint.id}", rt.log, Path(plan_path).resolve().parent)
     state = rt.state()
     if not state.started:
         raise FatalError(f"sprint {rt.plan.sprint.id} has not started\nhint: dispatch run {plan_path}")

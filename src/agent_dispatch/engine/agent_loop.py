@@ -28,6 +28,7 @@ from agent_dispatch.plan.model import Agent, Chain
 from agent_dispatch.plan.territory import territory_rules
 from agent_dispatch.plan.verify import verify_command
 from agent_dispatch.prompts.chains import task_ids
+from agent_dispatch.redact import redact
 from agent_dispatch.sessions.runner import (
     RunningSession,
     SessionRun,
@@ -37,6 +38,7 @@ from agent_dispatch.sessions.runner import (
     start_session,
 )
 from agent_dispatch.store.events import EventType, ParkReason
+from agent_dispatch.store.inbox import INBOX_VAR, inbox_dir, ingest
 
 PRIORITY_ORDER = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 OPERATOR_MESSAGE = "operator"  # kind of the message `dispatch message` queues
@@ -93,7 +95,8 @@ def session_request(rt: Runtime, name: str, progress: AgentProgress, *,
     message = progress.pending_message
     fallback = progress.fallback or {}
     tool = session_tool(progress, ctx.tool)
-    extra_env = {}
+    # Where its claims go when the sandbox keeps it from writing the log (store.inbox).
+    extra_env = {INBOX_VAR: str(inbox_dir(rt.state_dir, name))}
     if ctx.base_role == "RED TEAM":
         extra_env["DISPATCH_REVIEW_CONTEXT"] = str(review_gate.open_review(rt, name, review_for))
     resume = progress.cli_session if message and progress.cli_tool == tool else None
@@ -115,10 +118,10 @@ async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionRu
     tool, request = session_request(rt, name, progress)
     attempt, message = request.attempt, progress.pending_message
     await asyncio.to_thread(place_sprint_documents, rt, name)
+    inbox_dir(rt.state_dir, name).mkdir(parents=True, exist_ok=True)
     running = start_session(tool, request, rt.executor, session_id=f"{rt.plan.sprint.id}-{name}-{attempt}",
                             log_path=rt.state_dir / "logs" / f"{name}-{attempt}.log",
-                            timeout_s=rt.options.session_timeout, sandboxed=rt.sandboxed,
-                            event_log=rt.log.path)
+                            timeout_s=rt.options.session_timeout, sandboxed=rt.sandboxed)
     handle, argv = running.handle, running.spec.argv if running.spec else ()
     rt.record(EventType.AGENT_SESSION_STARTED, agent=name, attempt=attempt, pid=handle.record.pid,
               session_id=handle.record.session_id, record=handle.record.as_data(),
@@ -138,10 +141,12 @@ async def _wait(rt: Runtime, name: str, attempt: int, running: RunningSession, *
         run = await finish_session(running)
     except (asyncio.CancelledError, KeyboardInterrupt):
         # Ctrl-C: the runner stopped the whole session tree; say so in the log; resume recovers it.
+        ingest(rt.log, rt.state_dir, name)
         if running.result is not None:
             rt.record(EventType.AGENT_SESSION_ENDED, agent=name, attempt=attempt, interrupted=True, **extra,
                       **running.result.as_data())
         raise
+    ingest(rt.log, rt.state_dir, name)  # the session's claims come before its end, as if written directly
     rt.record(EventType.AGENT_SESSION_ENDED, agent=name, attempt=attempt, **extra, **run.result.as_data())
     return run
 
@@ -456,7 +461,7 @@ def queue_message(rt: Runtime, name: str, kind: str, text: str, *, chain: str | 
         text = Path(pending["file"]).read_text(encoding="utf-8").rstrip("\n") + "\n\n---\n\n" + text
     path = rt.state_dir / "messages" / f"{name}-{attempt}-{kind}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path.write_text(redact(text), encoding="utf-8")  # check output may print the environment
     rt.record(EventType.MESSAGE_QUEUED, agent=name, chain=chain, kind=kind, file=str(path), attempt=attempt)
 
 

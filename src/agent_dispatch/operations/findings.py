@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_dispatch.errors import FatalError
+from agent_dispatch.operations.caller import refuse_agent_session
 from agent_dispatch.operations.sprint import opened, operator_name
 from agent_dispatch.review import gate4
 from agent_dispatch.review.findings import Finding, is_finding_id
@@ -53,6 +54,7 @@ def accept_finding(finding_id: str, *, reason: str, override: bool = False, by: 
     if not reason.strip():
         raise FatalError(ACCEPT_NEEDS_REASON)
     with opened(log, sprint=sprint, start=start) as events:
+        refuse_agent_session(f"accepting {finding_id}", events, start)
         findings = {f.id: f for f in gate4.findings_from_events(events.read(types=[EventType.FINDING]))}
         finding = findings.get(finding_id)
         if finding is None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_dispatch.errors import FatalError
+from agent_dispatch.operations.caller import refuse_agent_session
 from agent_dispatch.operations.sprint import opened, operator_name
 from agent_dispatch.store.events import EventType
 from agent_dispatch.store.log import EventLog
@@ -72,6 +73,7 @@ def approve(gate: str, *, by: str | None = None, log: EventLog | None = None, sp
     """Record the operator's approval of ``gate`` in ``log`` (or the log of ``sprint`` found from
     ``start``); the engine continues past it on `dispatch resume`."""
     with opened(log, sprint=sprint, start=start) as events:
+        refuse_agent_session(f"approving {gate}", events, start)
         who = operator_name(by)
         seq = events.append(EventType.GATE_APPROVED, data={"gate": check_gate(gate), "by": who})
         return GateApproved(events.sprint, gate, who, seq, sprint_plan(events))
@@ -84,6 +86,7 @@ def override(gate: str, *, reason: str, by: str | None = None, log: EventLog | N
     if not reason.strip():
         raise FatalError(OVERRIDE_NEEDS_REASON)
     with opened(log, sprint=sprint, start=start) as events:
+        refuse_agent_session(f"overriding {gate}", events, start)
         who = operator_name(by)
         seq = events.append(EventType.GATE_OVERRIDDEN,
                             data={"gate": check_gate(gate), "reason": reason.strip(), "by": who})

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from agent_dispatch.engine.state import ENGINE, AgentProgress, EngineState
 from agent_dispatch.errors import FatalError
+from agent_dispatch.operations.caller import refuse_agent_session
 from agent_dispatch.operations.sprint import opened, operator_name
 from agent_dispatch.store.events import EventType
 from agent_dispatch.store.log import EventLog
@@ -72,6 +73,7 @@ def send_message(agent: str, text: str, *, by: str | None = None, log: EventLog 
     if not text.strip():
         raise FatalError("a message needs text: dispatch message AGENT \"text\" (or --file F)")
     with opened(log, sprint=sprint, start=start) as events:
+        refuse_agent_session(f"a message to {agent}", events, start)
         progress = _receiver(events, agent)
         attempt = progress.attempts + 1
         path = message_path(events.path.parent, agent, attempt)

@@ -5,16 +5,37 @@ These are claims: the tool verifies chain states itself after the session.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent_dispatch.errors import FatalError
+from agent_dispatch.operations.caller import check_claimant
 from agent_dispatch.operations.sprint import opened
 from agent_dispatch.store.events import ChainState, EventType, ParkReason
+from agent_dispatch.store.inbox import INBOX_VAR, post_claim
 from agent_dispatch.store.log import EventLog
 
 P0_NEEDS_TEXT = "a P0 needs a description"
 PARK_NEEDS_REASON = "parking a chain needs a reason: dispatch chain CHAIN PARKED --reason 'why, and what to try next'"
+
+
+def claims_inbox() -> Path | None:
+    """The session's inbox (``DISPATCH_INBOX``) when the sprint's state cannot be written from
+    here (the sandbox mounts it read-only): claims then go through the inbox, attributed by the
+    orchestrator to the inbox's agent (`store.inbox`). None: append to the log directly."""
+    given = os.environ.get(INBOX_VAR)
+    if not given:
+        return None
+    inbox = Path(given)
+    state_dir = inbox.parent.parent  # .dispatch/<sprint>/inbox/<agent>
+    return None if os.access(state_dir, os.W_OK) else inbox
+
+
+def _inbox_owner(inbox: Path, agent: str) -> None:
+    if agent != inbox.name:  # the orchestrator would record it for the inbox's agent anyway
+        raise FatalError(f"agent {inbox.name} cannot report for agent {agent!r}\nhint: drop --agent; "
+                         "a session reports for its own agent")
 
 
 @dataclass(frozen=True)
@@ -68,7 +89,13 @@ def report_chain(agent: str, chain_id: str, state: str, *, note: str | None = No
         data["note"] = note
     if park_reason:
         data["park_reason"] = park_reason
+    inbox = claims_inbox() if log is None else None
+    if inbox is not None:
+        _inbox_owner(inbox, agent)
+        post_claim(inbox, EventType.CHAIN_STATE, chain=chain_id, data=data)
+        return ChainReported(sprint or "", inbox.name, chain_id, chain_state, note, 0)
     with opened(log, sprint=sprint, start=start) as events:
+        check_claimant(agent, events, start)
         seq = events.append(EventType.CHAIN_STATE, agent=agent, chain=chain_id, data=data)
         return ChainReported(events.sprint, agent, chain_id, chain_state, note, seq)
 
@@ -78,8 +105,13 @@ def report_p0(agent: str, text: str, *, file: str | None = None, line: int | Non
     """Record a P0 discovery by ``agent``: the operator is alerted (the board turns RED)."""
     if not text.strip():
         raise FatalError(P0_NEEDS_TEXT)
-    data = {"description": text.strip(), "file": file, "line": line}
+    data = {k: v for k, v in {"description": text.strip(), "file": file, "line": line}.items() if v is not None}
+    inbox = claims_inbox() if log is None else None
+    if inbox is not None:
+        _inbox_owner(inbox, agent)
+        post_claim(inbox, EventType.P0_DISCOVERED, chain=None, data=data)
+        return P0Reported(sprint or "", inbox.name, text.strip(), file, line, 0)
     with opened(log, sprint=sprint, start=start) as events:
-        seq = events.append(EventType.P0_DISCOVERED, agent=agent,
-                            data={k: v for k, v in data.items() if v is not None})
+        check_claimant(agent, events, start)
+        seq = events.append(EventType.P0_DISCOVERED, agent=agent, data=data)
         return P0Reported(events.sprint, agent, text.strip(), file, line, seq)

@@ -14,6 +14,7 @@ from pathlib import Path
 from agent_dispatch import git
 from agent_dispatch.naming.context import SprintContext
 from agent_dispatch.naming.paths import findings_path, sprint_label
+from agent_dispatch.redact import redact
 from agent_dispatch.review.checks import BranchDiff
 from agent_dispatch.review.findings import Finding, finding_id, id_number
 
@@ -114,5 +115,5 @@ def write_review_context(root: Path, context: SprintContext, branches: Sequence[
     text = render_review_context(root, context, branches, findings, findings_file=findings_file,
                                  max_diff_chars=max_diff_chars)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path.write_text(redact(text), encoding="utf-8")  # diffs may quote a key an agent committed
     return path

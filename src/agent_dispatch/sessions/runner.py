@@ -15,6 +15,7 @@ whose logs live on another machine.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from agent_dispatch.executors.base import (
     SessionResult,
     SessionSpec,
 )
+from agent_dispatch.redact import redact_file
 from agent_dispatch.sessions.sandbox import session_sandbox
 
 
@@ -149,9 +151,16 @@ def read_outcome(adapter: Adapter, executor: Executor, result: SessionResult) ->
                            timed_out=result.reason == "timeout", killed=result.reason == "killed")
 
 
+def redact_session_log(result: SessionResult, env: Mapping[str, str] | None = None) -> None:
+    """Scrub the finished session's log of the operator's keys and tokens, and of those the session
+    was given (``env``, e.g. a plan's ``api_key``): a CLI may echo its environment or a request."""
+    redact_file(Path(result.log_path), {**os.environ, **(env or {})})
+
+
 async def finish_session(running: RunningSession) -> SessionRun:
-    """Wait for the session (see `wait_session`), then read its outcome and usage."""
+    """Wait for the session (see `wait_session`), scrub its log of secrets, then read its outcome and usage."""
     result = await wait_session(running)
+    await asyncio.to_thread(redact_session_log, result, running.spec.env if running.spec else None)
     # Parsing a long CLI stream takes a while: keep the event loop free for other sessions.
     outcome = await asyncio.to_thread(read_outcome, running.adapter, running.executor, result)
     return SessionRun(running.tool, result, outcome, session_usage(running.adapter, outcome),
@@ -165,6 +174,7 @@ def ended_session(tool: str, result: SessionResult | Mapping[str, Any], executor
         names = SessionResult.__dataclass_fields__.keys()
         result = SessionResult(**{k: v for k, v in result.items() if k in names})
     adapter = get_adapter(tool)
+    redact_session_log(result)
     outcome = read_outcome(adapter, executor, result)
     return SessionRun(tool, result, outcome, session_usage(adapter, outcome))
 

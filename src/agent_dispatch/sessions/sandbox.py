@@ -8,7 +8,9 @@ place -- so the *directory* holding the ref must be writable, not just the ref f
 (``refs/heads/<sprint>/`` and ``logs/refs/heads/<sprint>/``). ``packed-refs``, the config and
 the hooks are only read, and our guards in the worktree's git directory stay read-only. The
 agent's CLI also needs its isolated home (``.dispatch/<sprint>/homes/<agent>/<tool>``), and its
-``dispatch chain`` / ``dispatch p0`` calls append to the sprint's event log (`event_log_access`).
+``dispatch chain`` / ``dispatch p0`` calls write to its own claims inbox (``DISPATCH_INBOX``,
+`store.inbox`), which the orchestrator ingests; the event log itself stays read-only unless a
+caller passes it (`event_log_access`).
 
 Everything else stays read-only, the host's ``/tmp`` included: the session gets an empty one of
 its own, into which the paths it must read (its repository, interpreter, scripts, PATH) are
@@ -26,6 +28,7 @@ import agent_dispatch
 from agent_dispatch import git
 from agent_dispatch.agents.base import SessionRequest
 from agent_dispatch.executors.base import Sandbox
+from agent_dispatch.store.inbox import INBOX_VAR
 
 # In a worktree's git directory: our guards (`workspace.hooks`) and its own config, which names them.
 _GUARD_FILES = ("dispatch", "config.worktree")
@@ -88,6 +91,9 @@ def session_sandbox(request: SessionRequest, argv: Sequence[str], env: Mapping[s
     guards = [git_dir / name for name in _GUARD_FILES if (git_dir / name).exists()]
     if request.state_home is not None:  # made first: `event_log_access` protects what exists
         writable.append(_ensure_dir(request.state_home).resolve())
+    inbox = request.extra_env.get(INBOX_VAR)
+    if inbox:  # its claims (`dispatch chain`, `dispatch p0`) go there; the orchestrator ingests them
+        writable.append(_ensure_dir(Path(inbox)).resolve())
     protected = guards
     if event_log is not None:
         log_writable, log_protected = event_log_access(event_log)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_dispatch.errors import FatalError
+from agent_dispatch.redact import redact
 from agent_dispatch.store import projections
 from agent_dispatch.store.events import Event, NewEvent, encode, parse_type, validate
 from agent_dispatch.store.live import SNAPSHOT_EVERY, LiveState, Projection, S
@@ -172,7 +173,7 @@ class EventLog:
     def _row(self, event: NewEvent) -> tuple[Any, ...]:
         if not isinstance(event.data, Mapping):
             raise ValueError(f"{event.type} event: data must be a mapping, not {type(event.data).__name__}")
-        payload = encode(event.data)
+        payload = redact(encode(event.data))  # no API key or token from the environment is ever stored
         known = validate(event.type, agent=event.agent, chain=event.chain, data=payload)
         ts = time.time() if event.ts is None else event.ts
         return (ts, self.sprint, event.agent, event.chain, known.value, payload)

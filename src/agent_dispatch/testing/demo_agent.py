@@ -110,17 +110,18 @@ def lead() -> list[str]:
     return ["CHANGELOG.md"]
 
 
-# Test-only, off unless set: "<agent>:<marker file>" makes that agent's first session stop after its
+# Test-only, off unless set: "<agent>:<marker name>" makes that agent's first session stop after its
 # edits, before committing them, write the marker and wait, so a crash test can kill the session
-# while it holds uncommitted work (tests/test_kill_points.py).
-HOLD_ENV = "DEMO_AGENT_HOLD"  # not DISPATCH_*: sessions do not inherit those
+# while it holds uncommitted work (tests/test_kill_points.py). The marker goes into the worktree's
+# own git directory: writable in the sandbox, and no part of the agent's work.
+HOLD_ENV = "DEMO_AGENT_HOLD"  # not DISPATCH_*: sessions do not inherit those (pass it: DISPATCH_SESSION_ENV)
 
 
 def _hold_if_asked(agent: str) -> None:
     who, _, marker = os.environ.get(HOLD_ENV, "").partition(":")
     if who != agent or not marker or os.environ.get("DISPATCH_ATTEMPT", "1") != "1":
         return
-    Path(marker).write_text("holding uncommitted edits\n", encoding="utf-8")
+    (git.worktree_git_dir(Path.cwd()) / marker).write_text("holding uncommitted edits\n", encoding="utf-8")
     time.sleep(300)  # the test kills the session long before this ends
 
 
