@@ -16,7 +16,8 @@ from agent_dispatch.agents.cli import CLIAdapter
 from agent_dispatch.checkrun import find_program
 from agent_dispatch.errors import FatalError
 
-VERSION_TIMEOUT = 30.0  # seconds for `<cli> --version`; a CLI that hangs on it will hang on work too
+VERSION_TIMEOUT = 120.0  # seconds for `<cli> --version`; a hung CLI would hang on work too, but a
+# Node or Bun CLI can take over 30 s to start on a loaded machine (seen: opencode in CI)
 
 
 @dataclass(frozen=True)
