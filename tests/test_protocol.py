@@ -136,7 +136,7 @@ def test_prose_verify_completes_on_the_agents_claim_and_a_missing_claim_is_asked
         # beta claims through the CLI, as its prompt teaches.
         "beta": {"default": [{"write": "app/b.py", "content": "NAME = 'beta'\n"}, {"commit": "beta"},
                              {"chain": "chain-1", "state": "COMPLETE"}, {"report": "COMPLETE"}, {"commit": "report"}]},
-    })
+    }, sandbox="none")  # alpha's script also saves the message it got for the test to read
     edit_plan(repo, lambda plan: [set_verify(plan, n, PROSE) for n in ("alpha", "beta")])
     alpha_task = task_id(repo, "alpha")
     script = json.loads((tmp_path / "alpha.json").read_text())
