@@ -6,12 +6,32 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from realcli import RealCLI, cli_path, require
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "bookshop"
 EXAMPLE_PLAN = Path("docs/agent-dispatch/sprints/sprint-01/dispatch.yaml")
+
+# Hypothesis profiles: `ci` is what .ci/run uses for the long fuzz run (with a seed it prints).
+settings.register_profile("ci", deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--long", action="store_true", default=False,
+                     help="also run the tests marked `long` (the 2,000-case fuzz run)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--long"):
+        return
+    skip = pytest.mark.skip(reason="a long run: pass --long (CI does)")
+    for item in items:
+        if item.get_closest_marker("long"):
+            item.add_marker(skip)
+
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
