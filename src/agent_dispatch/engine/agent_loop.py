@@ -17,7 +17,7 @@ from agent_dispatch import git
 from agent_dispatch.agents.base import SessionOutcome, SessionRequest
 from agent_dispatch.artifacts.completion import read_report
 from agent_dispatch.checkrun import CheckResult, run_check
-from agent_dispatch.engine import messages, review_gate
+from agent_dispatch.engine import messages, review_gate, watch
 from agent_dispatch.engine.gates import SETTLED_STATES, gate3, removed_lines_by_file
 from agent_dispatch.engine.runtime import Runtime
 from agent_dispatch.engine.state import AgentProgress, EngineState
@@ -71,6 +71,7 @@ async def run_agent(rt: Runtime, name: str) -> str:
             await asyncio.to_thread(_after_session, rt, name, run)
         else:
             await asyncio.to_thread(_after_session, rt, name, None)
+        await asyncio.to_thread(watch.remember, rt, name)  # what other agents' sessions must leave alone
 
 
 def session_tool(progress: AgentProgress, tool: str) -> str:
@@ -106,6 +107,7 @@ def session_request(rt: Runtime, name: str, progress: AgentProgress) -> tuple[st
 async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionRun:
     tool, request = session_request(rt, name, progress)
     attempt, message = request.attempt, progress.pending_message
+    before = await asyncio.to_thread(watch.snapshot, rt, name)
     running = start_session(tool, request, rt.executor, session_id=f"{rt.plan.sprint.id}-{name}-{attempt}",
                             log_path=rt.state_dir / "logs" / f"{name}-{attempt}.log",
                             timeout_s=rt.options.session_timeout)
@@ -115,7 +117,9 @@ async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionRu
               message=message["kind"] if message else None, tool=tool, resumed=request.resume_session,
               model=request.model, argv=[a if len(a) <= 200 else f"<{len(a)} chars>" for a in argv])
     rt.say(f"{name}: session {attempt} started" + (f" ({message['kind']})" if message else ""))
-    return await _wait(rt, name, attempt, running)
+    run = await _wait(rt, name, attempt, running)
+    await asyncio.to_thread(watch.check, rt, before, attempt)
+    return run
 
 
 async def _wait(rt: Runtime, name: str, attempt: int, running: RunningSession, **extra: Any) -> SessionRun:

@@ -54,6 +54,7 @@ class EventType(enum.StrEnum):
     SESSION_OUTCOME = "session_outcome"  # the adapter's reading of a session: CLI session id, usage, denials
     BUDGET_EXCEEDED = "budget_exceeded"  # an agent (or the sprint) spent past its token/cost budget
     AGENT_FALLBACK = "agent_fallback"  # the agent's next sessions use a fallback CLI or model
+    OUTSIDE_WRITE = "outside_write"  # something outside the agent's worktree changed during its session
 
 
 class AgentState(enum.StrEnum):
@@ -250,6 +251,12 @@ class TerritoryViolation(Payload):
     paths: list[str] | str
 
 
+class OutsideWrite(Payload):
+    place: str  # "main checkout", "worktree <path>", "event log"
+    paths: list[str]
+    attempt: int
+
+
 class MergeStep(Payload):
     ok: bool
     commit: str | None = None
@@ -350,6 +357,7 @@ PAYLOADS: dict[EventType, type[Payload]] = {
     EventType.REPORT_PARSED: ReportParsed,
     EventType.TERRITORY_VIOLATION: TerritoryViolation,
     EventType.MERGE_STEP: MergeStep,
+    EventType.OUTSIDE_WRITE: OutsideWrite,
     EventType.REF_UPDATED: RefUpdated,
     EventType.OPERATOR_DECISION: OperatorDecision,
     EventType.MESSAGE_QUEUED: MessageQueued,
@@ -367,7 +375,7 @@ PAYLOADS: dict[EventType, type[Payload]] = {
 # Types that describe one agent (or one of its chains) must name it.
 NEEDS_AGENT = frozenset({
     EventType.AGENT_STARTED, EventType.AGENT_SESSION_STARTED, EventType.AGENT_SESSION_ENDED,
-    EventType.AGENT_STATE, EventType.TERRITORY_VIOLATION,
+    EventType.AGENT_STATE, EventType.TERRITORY_VIOLATION, EventType.OUTSIDE_WRITE,
 })
 NEEDS_CHAIN = frozenset({EventType.CHAIN_STATE})
 
