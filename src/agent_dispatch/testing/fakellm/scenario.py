@@ -150,7 +150,7 @@ def load_scenario(path: Path) -> Scenario:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}:1: scenario: cannot read the scenario: {exc}") from exc
+        raise ScenarioError(f"{path}:1: scenario: cannot read scenario: {exc}") from exc
     decoder = _LineDecoder()
     try:
         data = decoder.decode(text)
