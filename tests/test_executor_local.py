@@ -266,3 +266,36 @@ def test_pid_reuse_guard(executor: LocalExecutor, tmp_path: Path) -> None:
 def test_bad_working_directory_is_a_clear_error(executor: LocalExecutor, tmp_path: Path) -> None:
     with pytest.raises(SessionStartError, match="working directory"):
         executor.start(spec(tmp_path, ["true"], cwd=tmp_path / "missing"))
+
+
+# Writes fast: one 1 MiB block over and over (no formatting per line), then a last line.
+FLOOD = textwrap.dedent("""
+    import os, sys
+    block = b"x" * (1 << 20)
+    print("first line", flush=True)
+    for _ in range(int(sys.argv[1])):
+        os.write(1, block)
+    os.write(2, b"\\nlast line\\n")
+""")
+
+
+def test_flooded_output_keeps_the_log_under_its_cap(tmp_path: Path) -> None:
+    for mode in ("pgroup", *(["pidns"] if namespace_prefix() is not None else [])):
+        cap = 4 * 1024 * 1024
+        executor = LocalExecutor(mode, timeout_grace=0.5, log_cap=cap)
+        started = time.monotonic()
+        result = executor.wait(executor.start(spec(tmp_path, [PY, "-c", FLOOD, "200"], name=f"flood-{mode}",
+                                                   timeout=120)))
+        assert (result.reason, result.exit_code) == ("exited", 0)  # never blocked on a full pipe
+        log = Path(result.log_path).read_bytes()
+        assert len(log) <= cap, (mode, len(log))
+        # The head and the end survive; the middle is dropped with a note saying how much.
+        assert log.startswith(b"first line\n") and log.endswith(b"\nlast line\n")
+        assert b"bytes of output dropped here" in log
+        assert time.monotonic() - started < 100
+
+
+def test_small_output_is_copied_whole_through_the_cap(tmp_path: Path) -> None:
+    executor = LocalExecutor("pgroup", log_cap=1024)
+    result = executor.wait(executor.start(spec(tmp_path, ["sh", "-c", "echo hello; echo oops >&2"])))
+    assert Path(result.log_path).read_text() == "hello\noops\n"

@@ -17,7 +17,7 @@ from agent_dispatch import git
 from agent_dispatch.agents.base import SessionOutcome, SessionRequest
 from agent_dispatch.artifacts.completion import CompletionReport, read_report
 from agent_dispatch.checkrun import CheckResult, run_check
-from agent_dispatch.engine import messages, review_gate
+from agent_dispatch.engine import messages, review_gate, watch
 from agent_dispatch.engine.commits import record_commit_signals
 from agent_dispatch.engine.gates import SETTLED_STATES, gate3, removed_lines_by_file
 from agent_dispatch.engine.runtime import Runtime
@@ -77,6 +77,7 @@ async def run_agent(rt: Runtime, name: str) -> str:
             await asyncio.to_thread(_after_session, rt, name, run)
         else:
             await asyncio.to_thread(_after_session, rt, name, None)
+        await asyncio.to_thread(watch.remember, rt, name)  # what other agents' sessions must leave alone
 
 
 def session_tool(progress: AgentProgress, tool: str) -> str:
@@ -119,6 +120,7 @@ async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionRu
     attempt, message = request.attempt, progress.pending_message
     await asyncio.to_thread(place_sprint_documents, rt, name)
     inbox_dir(rt.state_dir, name).mkdir(parents=True, exist_ok=True)
+    before = await asyncio.to_thread(watch.snapshot, rt, name)
     running = start_session(tool, request, rt.executor, session_id=f"{rt.plan.sprint.id}-{name}-{attempt}",
                             log_path=rt.state_dir / "logs" / f"{name}-{attempt}.log",
                             timeout_s=rt.options.session_timeout, sandboxed=rt.sandboxed)
@@ -133,7 +135,9 @@ async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionRu
                   intervention=messages.intervention_id(message["kind"]), kind=message["kind"],
                   file=message["file"], attempt=attempt)
     rt.say(f"{name}: session {attempt} started" + (f" ({message['kind']})" if message else ""))
-    return await _wait(rt, name, attempt, running)
+    run = await _wait(rt, name, attempt, running)
+    await asyncio.to_thread(watch.check, rt, before, attempt)
+    return run
 
 
 async def _wait(rt: Runtime, name: str, attempt: int, running: RunningSession, **extra: Any) -> SessionRun:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,9 @@ def gate3(
     for path, owner in violations:
         result.failures.append(f"territory: {path} is outside {agent.name}'s territory"
                                + (f" ({owner} owns it)" if owner else ""))
+    for path, target in escaping_symlinks(worktree, base):
+        result.failures.append(f"symlink {path} points out of the worktree (to {target}): "
+                               "a checkout of the base branch would follow it")
     foreign = foreign_authored(plan, agent, worktree, base)
     for commit in foreign:
         result.failures.append(f"commit {commit['commit'][:12]} is authored by {commit['author']}, "
@@ -81,6 +85,17 @@ def gate3(
         result.mismatches = _mismatches(report, paths, report_path, checks)
     result.ok = not result.failures
     return result
+
+
+def escaping_symlinks(worktree: Path, base: str) -> list[tuple[str, str]]:
+    """(path, target) of the symlinks the branch adds whose target is absolute or climbs out of
+    the repository: landed, they would point every checkout of the base branch at the machine."""
+    found = []
+    for path, target in git.added_symlinks(worktree, base, "HEAD"):
+        inside = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+        if posixpath.isabs(target) or inside == ".." or inside.startswith("../"):
+            found.append((path, target))
+    return found
 
 
 def foreign_authored(plan: Plan, agent: Agent, worktree: Path, base: str) -> list[dict[str, str]]:

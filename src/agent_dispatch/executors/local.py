@@ -52,6 +52,9 @@ from agent_dispatch.executors.sandbox import bwrap_argv, bwrap_problem
 UNSHARE_ARGS = ("--pid", "--fork", "--kill-child", "--mount-proc")
 _SHIM = Path(__file__).with_name("_nsinit.py")
 _KILL_WAIT_S = 5.0  # after SIGKILL: the kernel needs a moment to tear a namespace down
+# A session's log keeps at most this much output (its first part and its end): an agent flooding
+# stdout cannot fill the disk, and adapters read the whole log into memory to judge the session.
+LOG_CAP_BYTES = 64 * 1024 * 1024
 
 
 @functools.cache
@@ -104,11 +107,12 @@ class LocalExecutor(Executor):
 
     ``containment``: ``auto`` (namespace if ``unshare`` works here, else process group),
     ``pidns`` (fail if unavailable) or ``pgroup``. ``timeout_grace`` is the pause between
-    signals when a session runs out of time.
+    signals when a session runs out of time. ``log_cap``: the most bytes a session's log keeps
+    (None: no cap; the output then goes straight to the file).
     """
 
     def __init__(self, containment: Literal["auto", "pidns", "pgroup"] = "auto", *,
-                 timeout_grace: float = 3.0) -> None:
+                 timeout_grace: float = 3.0, log_cap: int | None = LOG_CAP_BYTES) -> None:
         prefix = None if containment == "pgroup" else namespace_prefix()
         if containment == "pidns" and prefix is None:
             raise FatalError("cannot give sessions their own PID namespace: `unshare --pid --fork "
@@ -118,6 +122,7 @@ class LocalExecutor(Executor):
         self.containment: Containment = "pidns" if prefix is not None else "pgroup"
         self._prefix = prefix
         self.timeout_grace = timeout_grace
+        self.log_cap = log_cap
 
     # -- start / adopt ------------------------------------------------------------------------
 
@@ -135,7 +140,8 @@ class LocalExecutor(Executor):
             # Inside _nsinit, not around it: the first process must stay PID 1 of the namespace
             # and write the exit status where the sandboxed session cannot.
             agent_argv = bwrap_argv(spec.sandbox, agent_argv, bwrap=shutil.which("bwrap") or "bwrap")
-        argv = [sys.executable, "-I", "-S", str(_SHIM), self.containment, str(status_path), "--",
+        cap = [f"--log-cap={self.log_cap}"] if self.log_cap is not None else []
+        argv = [sys.executable, "-I", "-S", str(_SHIM), self.containment, str(status_path), *cap, "--",
                 *agent_argv]
         if self._prefix is not None:
             argv = [*self._prefix, "--", *argv]

@@ -26,6 +26,7 @@ from agent_dispatch.git.config import (
     unset_config,
 )
 from agent_dispatch.git.diffs import (
+    added_symlinks,
     blob_sizes,
     changed_files,
     diff_many,
@@ -108,7 +109,7 @@ from agent_dispatch.git.worktrees import (
 
 __all__ = [
     "FileDiff", "GitError", "Worktree", "add_detached_worktree", "add_detached_worktree_unpopulated",
-    "add_info_exclude", "add_worktree_unpopulated", "blob_sizes", "branch_exists", "branches_under",
+    "add_info_exclude", "added_symlinks", "add_worktree_unpopulated", "blob_sizes", "branch_exists", "branches_under",
     "changed_files", "checkout_detach", "clean_untracked", "commit_all", "commit_authors", "commit_diffs",
     "commit_subjects", "commit_tree", "commits_and_boundary",
     "commits_between", "common_dir", "count_commits", "create_branch", "create_repo", "create_tag",

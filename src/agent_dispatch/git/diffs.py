@@ -15,6 +15,19 @@ def changed_files(root: str | Path, base: str, tip: str) -> list[tuple[str, str]
     return [(parts[i][0], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
 
 
+def added_symlinks(root: str | Path, base: str, tip: str) -> list[tuple[str, str]]:
+    """(path, target) of every symbolic link that ``base...tip`` adds or changes."""
+    out = git("diff", "--no-ext-diff", "--no-renames", "--raw", "-z", "--abbrev=40", f"{base}...{tip}", cwd=root).stdout
+    parts = out.split("\0")
+    links: list[tuple[str, str]] = []
+    for header, path in zip(parts[0::2], parts[1::2]):
+        fields = header.lstrip(":").split()
+        if len(fields) >= 4 and fields[1] == "120000":  # the new mode: a symlink
+            target = git("cat-file", "blob", fields[3], cwd=root).stdout
+            links.append((path, target))
+    return links
+
+
 def diff_many(root: str | Path, pairs: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
     """(status letter, path) changed from ``old`` to ``new`` for each (old, new) commit pair, keyed
     by ``new``: one ``diff-tree --stdin`` process. Each ``new`` must appear once."""

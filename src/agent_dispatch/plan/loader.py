@@ -102,6 +102,10 @@ def parse_yaml(text: str, path: str) -> Any:
         raise PlanError([Problem(path, line, col, "(yaml)", f"YAML syntax error: {what}")]) from e
     except YAMLError as e:
         raise PlanError([Problem(path, 1, 1, "(yaml)", f"YAML error: {e}")]) from e
+    except TypeError as e:
+        # ruamel.yaml builds a complex mapping key (`? [a]: b`, `? : -`) and fails to hash it
+        raise PlanError([Problem(path, 1, 1, "(yaml)", "YAML error: a mapping key must be a plain value, "
+                                                       "not a list or a mapping")]) from e
 
 
 _MESSAGES = {

@@ -56,6 +56,7 @@ class EventType(enum.StrEnum):
     AGENT_FALLBACK = "agent_fallback"  # the agent's next sessions use a fallback CLI or model
     REVIEW_PASS = "review_pass"  # the RED TEAM agent reviewed these branch tips (phase started / ended)
     TERRITORY_REJECTED = "territory_rejected"  # a territory hook in the agent's worktree refused a commit or an edit
+    OUTSIDE_WRITE = "outside_write"  # something outside the agent's worktree changed during its session
 
 
 class AgentState(enum.StrEnum):
@@ -253,6 +254,12 @@ class TerritoryViolation(Payload):
     paths: list[str] | str
 
 
+class OutsideWrite(Payload):
+    place: str  # "main checkout", "worktree <path>", "event log"
+    paths: list[str]
+    attempt: int
+
+
 class MergeStep(Payload):
     ok: bool
     commit: str | None = None
@@ -364,6 +371,7 @@ PAYLOADS: dict[EventType, type[Payload]] = {
     EventType.REPORT_PARSED: ReportParsed,
     EventType.TERRITORY_VIOLATION: TerritoryViolation,
     EventType.MERGE_STEP: MergeStep,
+    EventType.OUTSIDE_WRITE: OutsideWrite,
     EventType.REF_UPDATED: RefUpdated,
     EventType.OPERATOR_DECISION: OperatorDecision,
     EventType.MESSAGE_QUEUED: MessageQueued,
@@ -384,7 +392,7 @@ PAYLOADS: dict[EventType, type[Payload]] = {
 NEEDS_AGENT = frozenset({
     EventType.AGENT_STARTED, EventType.AGENT_SESSION_STARTED, EventType.AGENT_SESSION_ENDED,
     EventType.AGENT_STATE, EventType.TERRITORY_VIOLATION, EventType.TERRITORY_REJECTED,
-    EventType.REVIEW_PASS,
+    EventType.REVIEW_PASS, EventType.OUTSIDE_WRITE,
 })
 NEEDS_CHAIN = frozenset({EventType.CHAIN_STATE})
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -91,12 +92,53 @@ class EventLog:
         self._live: dict[str, LiveState[Any]] = {}  # projection name -> its live state
         self._listeners: list[Callable[[int], None]] = []
         self._newer_schema: int | None = None
+        self._configure()
+        self._migrate()
+        self._identity = self._file_identity()
+
+    def _configure(self) -> None:
         self._db.execute("PRAGMA journal_mode = WAL")
         # In WAL mode synchronous=NORMAL fsyncs only at checkpoints: a committed event survives a
         # crash of any process (it is in the WAL file); only a power loss or OS crash can lose the
         # last few commits. FULL would fsync every append and cost ~10x for that case alone.
         self._db.execute("PRAGMA synchronous = NORMAL")
-        self._migrate()
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def restore_if_replaced(self) -> str | None:
+        """Put the log back when the file at ``path`` is no longer the one this connection has open
+        (an agent deleted or replaced ``.dispatch/``): our open connection still holds every event,
+        so it is written back and reopened. A file found in its place is kept beside it
+        (``events.db.replaced-<ns>``). Returns ``"deleted"`` or ``"replaced"``, or None when intact."""
+        with self._lock:
+            found = self._file_identity()
+            if found == self._identity:
+                return None
+            what = "deleted" if found is None else "replaced"
+            self.path.parent.mkdir(parents=True, exist_ok=True)  # the whole directory may be gone
+            tmp = self.path.with_name(f"{self.path.name}.restoring-{os.getpid()}")
+            tmp.unlink(missing_ok=True)
+            copy = sqlite3.connect(tmp)
+            try:
+                self._db.backup(copy)
+            finally:
+                copy.close()
+            if found is not None:
+                os.replace(self.path, self.path.with_name(f"{self.path.name}.replaced-{time.time_ns()}"))
+            for suffix in ("-wal", "-shm"):
+                self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+            os.replace(tmp, self.path)
+            self._db.close()
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                       check_same_thread=False)
+            self._configure()
+            self._identity = self._file_identity()
+            return what
 
     @classmethod
     def for_sprint(cls, root: str | Path, sprint: str) -> EventLog:

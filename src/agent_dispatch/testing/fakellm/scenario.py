@@ -18,6 +18,8 @@ This module knows nothing about HTTP or wire formats: ``wire`` turns a request i
 from __future__ import annotations
 
 import json
+import json.decoder
+import json.scanner
 import posixpath
 import shlex
 import threading
@@ -51,7 +53,40 @@ _ACTION_KEYS = frozenset({"tool", "input", "shell", "write", "content", "read"})
 
 
 class ScenarioError(ValueError):
-    """The scenario file is missing, not JSON, or not shaped like a scenario."""
+    """The scenario file is missing, not JSON, or not shaped like a scenario.
+
+    ``field`` names the part of the scenario that is wrong (``rules[0].steps[1]``); ``node`` is the
+    JSON object or list it is in, so that `load_scenario` can name the line.
+    """
+
+    def __init__(self, message: str, *, field: str = "scenario", node: object = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.node = node
+
+
+class _LineDecoder(json.JSONDecoder):
+    """A JSON decoder that remembers where each object and list starts (by ``id``), for error lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.starts: dict[int, int] = {}
+        plain_object: Any = getattr(json.decoder, "JSONObject")  # untyped in typeshed
+        plain_array: Any = getattr(json.decoder, "JSONArray")
+
+        def parse_object(s_and_end: tuple[str, int], *args: Any) -> tuple[Any, int]:
+            value, end = plain_object(s_and_end, *args)
+            self.starts[id(value)] = s_and_end[1] - 1
+            return value, end
+
+        def parse_array(s_and_end: tuple[str, int], *args: Any) -> tuple[Any, int]:
+            value, end = plain_array(s_and_end, *args)
+            self.starts[id(value)] = s_and_end[1] - 1
+            return value, end
+
+        self.parse_object, self.parse_array = parse_object, parse_array
+        make_scanner: Any = getattr(json.scanner, "py_make_scanner")  # the C scanner would not call them
+        self.scan_once = make_scanner(self)
 
 
 @dataclass(frozen=True)
@@ -113,21 +148,36 @@ class Reply:
 def load_scenario(path: Path) -> Scenario:
     """Read and validate a scenario file."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ScenarioError(f"cannot read scenario {path}: {exc}") from exc
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}:1: scenario: cannot read scenario: {exc}") from exc
+    decoder = _LineDecoder()
+    try:
+        data = decoder.decode(text)
     except json.JSONDecodeError as exc:
-        raise ScenarioError(f"scenario {path} is not JSON: {exc}") from exc
-    return parse_scenario(data)
+        raise ScenarioError(f"{path}:{exc.lineno}: JSON syntax: the scenario is not JSON: {exc.msg} "
+                            f"(column {exc.colno})") from exc
+    except RecursionError as exc:
+        raise ScenarioError(f"{path}:1: JSON syntax: the scenario is nested too deeply") from exc
+    try:
+        return parse_scenario(data)
+    except ScenarioError as exc:
+        start = decoder.starts.get(id(exc.node), 0)
+        line = text.count("\n", 0, start) + 1
+        message = str(exc)
+        where, sep, rest = message.partition(": ")
+        if sep and exc.field.startswith(where):
+            message = rest  # the field is named once, up front
+        raise ScenarioError(f"{path}:{line}: {exc.field}: {message}", field=exc.field, node=exc.node) from None
 
 
 def parse_scenario(data: Any) -> Scenario:
     """Validate scenario JSON (already decoded) and return it as a :class:`Scenario`."""
     if not isinstance(data, dict):
-        raise ScenarioError("a scenario is a JSON object with a 'rules' list")
+        raise ScenarioError("a scenario is a JSON object with a 'rules' list", node=data)
     unknown = set(data) - {"rules", "errors"}
     if unknown:
-        raise ScenarioError(f"unknown scenario keys: {sorted(unknown)}")
+        raise ScenarioError(f"unknown scenario keys: {sorted(unknown)}", node=data)
     rules = tuple(_parse_rule(i, r) for i, r in enumerate(_list(data, "rules")))
     errors = tuple(_parse_error(i, e) for i, e in enumerate(_list(data, "errors")))
     return Scenario(rules, errors)
@@ -136,26 +186,26 @@ def parse_scenario(data: Any) -> Scenario:
 def _list(data: dict, key: str) -> list:
     value = data.get(key, [])
     if not isinstance(value, list):
-        raise ScenarioError(f"'{key}' must be a list")
+        raise ScenarioError(f"'{key}' must be a list", field=key, node=data)
     return value
 
 
 def _parse_match(where: str, raw: dict) -> str | None:
     match = raw.get("match")
     if match is not None and not isinstance(match, str):
-        raise ScenarioError(f"{where}: 'match' must be a string or null")
+        raise ScenarioError(f"{where}: 'match' must be a string or null", field=f"{where}.match", node=raw)
     return match
 
 
 def _parse_rule(index: int, raw: Any) -> Rule:
     where = f"rules[{index}]"
     if not isinstance(raw, dict) or not isinstance(raw.get("steps", []), list):
-        raise ScenarioError(f"{where} must be an object with a 'steps' list")
+        raise ScenarioError(f"{where} must be an object with a 'steps' list", field=where, node=raw)
     unknown = set(raw) - {"match", "steps", "notools", "purpose"}
     if unknown:
-        raise ScenarioError(f"{where}: unknown keys {sorted(unknown)}")
-    if raw.get("purpose") not in (None, *PURPOSES):
-        raise ScenarioError(f"{where}: 'purpose' is one of {', '.join(PURPOSES)}")
+        raise ScenarioError(f"{where}: unknown keys {sorted(unknown)}", field=where, node=raw)
+    if not isinstance(raw.get("purpose"), (str, type(None))) or raw.get("purpose") not in (None, *PURPOSES):
+        raise ScenarioError(f"{where}: 'purpose' is one of {', '.join(PURPOSES)}", field=f"{where}.purpose", node=raw)
     for n, step in enumerate(raw.get("steps", [])):
         _check_step(f"{where}.steps[{n}]", step)
     return Rule(index, _parse_match(where, raw), tuple(raw.get("steps", [])),
@@ -164,17 +214,18 @@ def _parse_rule(index: int, raw: Any) -> Rule:
 
 def _check_step(where: str, step: Any, keys: frozenset[str] = frozenset(_STEP_TYPES)) -> None:
     if not isinstance(step, dict) or not step:
-        raise ScenarioError(f"{where} must be a non-empty object")
+        raise ScenarioError(f"{where} must be a non-empty object", field=where, node=step)
     unknown = set(step) - keys
     if unknown:
-        raise ScenarioError(f"{where}: unknown keys {sorted(unknown)}")
+        raise ScenarioError(f"{where}: unknown keys {sorted(unknown)}", field=where, node=step)
     for key, value in step.items():
         if not isinstance(value, _STEP_TYPES[key]) or isinstance(value, bool):
-            raise ScenarioError(f"{where}: '{key}' must be a {_STEP_TYPES[key].__name__}")
+            raise ScenarioError(f"{where}: '{key}' must be a {_STEP_TYPES[key].__name__}", field=f"{where}.{key}",
+                                node=step)
     if "input" in step and "tool" not in step:
-        raise ScenarioError(f"{where}: 'input' needs 'tool'")
+        raise ScenarioError(f"{where}: 'input' needs 'tool'", field=f"{where}.input", node=step)
     if "content" in step and "write" not in step:
-        raise ScenarioError(f"{where}: 'content' needs 'write'")
+        raise ScenarioError(f"{where}: 'content' needs 'write'", field=f"{where}.content", node=step)
     for n, action in enumerate(step.get("tools", [])):
         _check_step(f"{where}.tools[{n}]", action, _ACTION_KEYS)
 
@@ -182,10 +233,13 @@ def _check_step(where: str, step: Any, keys: frozenset[str] = frozenset(_STEP_TY
 def _parse_error(index: int, raw: Any) -> ErrorRule:
     where = f"errors[{index}]"
     if not isinstance(raw, dict) or not isinstance(raw.get("status"), int):
-        raise ScenarioError(f"{where} must be an object with an integer 'status'")
+        raise ScenarioError(f"{where} must be an object with an integer 'status'", field=where, node=raw)
     unknown = set(raw) - {"match", "status", "message", "times"}
     if unknown:
-        raise ScenarioError(f"{where}: unknown keys {sorted(unknown)}")
+        raise ScenarioError(f"{where}: unknown keys {sorted(unknown)}", field=where, node=raw)
+    times = raw.get("times")
+    if times is not None and (not isinstance(times, int) or isinstance(times, bool)):
+        raise ScenarioError(f"{where}: 'times' must be an integer or null", field=f"{where}.times", node=raw)
     return ErrorRule(index, _parse_match(where, raw), raw["status"],
                      str(raw.get("message", "injected error")), raw.get("times"))
 
