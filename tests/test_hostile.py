@@ -2,8 +2,9 @@
 
 Each act is refused or caught and recorded, the sprint goes on, the base branch moves only
 through the merge train, no process outlives its session, and session logs stay under their cap.
-Without the bubblewrap sandbox (issue 13 item 1) writes outside the worktree cannot be prevented,
-only detected after the session (`engine.watch`); each test says what the sandbox will add.
+These run with `sprint.sandbox: none`: without the bubblewrap sandbox writes outside the worktree
+cannot be prevented, only detected after the session (`engine.watch`), and that backstop is what is
+proven here; each test says what the sandbox adds (tests/test_sandbox.py proves the sandbox).
 The table in docs/security.md ("Hostile agents") maps each behaviour to the test here.
 """
 
@@ -27,9 +28,11 @@ HONEST_BETA = [{"write": "app/b.py", "content": "NAME = 'beta'\n"}, {"commit": "
                {"report": "COMPLETE"}, {"commit": "beta: report"}]
 
 
-def hostile_repo(tmp_path: Path, acts: list[str]) -> Path:
+def hostile_repo(tmp_path: Path, acts: list[str], *, sandbox: str = "none") -> Path:
     """Agents ``beta`` (app/b.py, honest) and ``alpha`` (app/a.py and app/alpha/, hostile in its
-    first session) in one wave."""
+    first session) in one wave. ``sandbox``: the plan's ``sprint.sandbox``; ``none`` by default,
+    because these tests prove what is caught when writes outside the worktree are possible (no
+    bubblewrap here, or a plan that turns it off); the sandbox itself is tests/test_sandbox.py."""
     repo = tmp_path / "proj"
     (repo / "app" / "alpha").mkdir(parents=True)
     (repo / "app" / "__init__.py").write_text("")
@@ -52,7 +55,8 @@ def hostile_repo(tmp_path: Path, acts: list[str]) -> Path:
                                    "vector": "app.main() → app.load()", "signal": "wrong value",
                                    "fix_site": f"{paths[0]} value", "verify": verify}]})
     plan = {"sprint": {"id": "sprint-01", "theme": "hostile agents", "base_branch": "main", "tool": "command",
-                       "build_command": "python -m compileall -q app", "test_command": "python -c 'import app'"},
+                       "build_command": "python -m compileall -q app", "test_command": "python -c 'import app'",
+                       "sandbox": sandbox},
             "agents": agents, "waves": [{"number": 1, "agents": ["beta", "alpha"]}], "merge_order": ["beta", "alpha"]}
     (repo / PLAN).parent.mkdir(parents=True)
     YAML().dump(plan, repo / PLAN)
