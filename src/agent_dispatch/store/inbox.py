@@ -23,7 +23,8 @@ from agent_dispatch.store.log import EventLog
 
 INBOX_VAR = "DISPATCH_INBOX"
 INBOX_DIRNAME = "inbox"
-CLAIM_TYPES = frozenset({EventType.CHAIN_STATE, EventType.P0_DISCOVERED})
+# What a session may leave for the orchestrator: its claims, and its territory hooks' refusals.
+CLAIM_TYPES = frozenset({EventType.CHAIN_STATE, EventType.P0_DISCOVERED, EventType.TERRITORY_REJECTED})
 REJECTED_SUFFIX = ".rejected"
 
 

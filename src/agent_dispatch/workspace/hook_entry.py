@@ -60,8 +60,14 @@ def record_rejection(event_log: Path | None, rules: TerritoryRules, hook: str, p
     try:
         # Imported only on a refusal: the allowed path of the hook stays free of sqlite and pydantic.
         from agent_dispatch.store.events import EventType
+        from agent_dispatch.store.inbox import INBOX_VAR, post_claim
         from agent_dispatch.store.log import EventLog
 
+        inbox = os.environ.get(INBOX_VAR)
+        if inbox and not os.access(event_log.parent, os.W_OK):  # sandboxed: the orchestrator ingests it
+            post_claim(Path(inbox), EventType.TERRITORY_REJECTED, chain=None,
+                       data={"hook": hook, "paths": list(paths), "reason": reason})
+            return
         log = EventLog(event_log)
         try:
             log.append(EventType.TERRITORY_REJECTED, agent=rules.agent,
