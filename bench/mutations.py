@@ -132,8 +132,8 @@ MUTATIONS: tuple[Mutation, ...] = (
         "hook_exits_0",
         "the pre-commit hook refuses a commit outside the territory",
         "src/agent_dispatch/workspace/hook_entry.py",
-        "        sys.stderr.write(refusal(rules, violations))\n        return 1\n",
-        "        sys.stderr.write(refusal(rules, violations))\n        return 0\n",
+        '[v.path for v in violations], message.splitlines()[0])\n        return 1\n',
+        '[v.path for v in violations], message.splitlines()[0])\n        return 0\n',
         ("tests/test_territory_hooks.py::test_a_commit_outside_territory_is_refused_with_the_owner",),
     ),
     Mutation(

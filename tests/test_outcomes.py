@@ -87,18 +87,21 @@ def test_gate1_reports_a_dirty_checkout_of_the_base_before_anything_is_created(t
     dispatch(repo, "resume", str(repo / PLAN), "--yes", check=True)
 
 
+def commit_file(repo: Path, text: str) -> str:
+    """Commit ``text`` as file ``f`` on the checked-out branch; returns the commit."""
+    (repo / "f").write_text(text)
+    git(repo, "add", "f")
+    git(repo, "commit", "-q", "-m", text.strip())
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
 def test_ref_updated_is_validated_only_when_the_base_holds_the_validated_tree(tmp_path: Path):
     from conftest import make_repo
 
     repo = make_repo(tmp_path / "r")
     old = git(repo, "rev-parse", "main").strip()
-    (repo / "f").write_text("validated\n")
-    git(repo, "add", "f")
-    git(repo, "commit", "-q", "-m", "validated")
-    validated = git(repo, "rev-parse", "HEAD").strip()
-    (repo / "f").write_text("something else\n")
-    git(repo, "commit", "-q", "-am", "other")
-    other = git(repo, "rev-parse", "HEAD").strip()
+    validated = commit_file(repo, "validated\n")
+    other = commit_file(repo, "something else\n")
     git(repo, "reset", "-q", "--hard", old)
     recorded: list[tuple[EventType, dict]] = []
     assert landing.move_base(repo, "main", old, other, validated, lambda t, d: recorded.append((t, d)),
@@ -118,10 +121,7 @@ def test_an_unvalidated_move_of_the_base_turns_the_health_red(tmp_path: Path):
 
     repo = make_repo(tmp_path / "r")
     old = git(repo, "rev-parse", "main").strip()
-    (repo / "f").write_text("never validated\n")
-    git(repo, "add", "f")
-    git(repo, "commit", "-q", "-m", "unvalidated")
-    new = git(repo, "rev-parse", "HEAD").strip()
+    new = commit_file(repo, "never validated\n")
     git(repo, "reset", "-q", "--hard", old)
     with EventLog(tmp_path / "log" / "events.db") as log:
         log.append("sprint_started", data={"agents": [{"name": "alpha", "role": "DATA"}], "waves": {"1": ["alpha"]},
