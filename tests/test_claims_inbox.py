@@ -86,3 +86,24 @@ def test_a_session_with_a_read_only_sprint_state_reports_through_its_inbox(tmp_p
             (EventType.CHAIN_STATE, "alpha", "chain-1", {"state": "COMPLETE", "source": "agent", "note": "done"}),
             (EventType.P0_DISCOVERED, "alpha", None, {"description": "the cache leaks keys", "file": "app/c.py"}),
         ]
+
+
+@pytest.mark.skipif(not bwrap_works(), reason="bubblewrap is not usable here")
+def test_a_sandboxed_sessions_claims_reach_the_log_while_it_still_works(tmp_path: Path):
+    from test_engine import PLAN, dispatch, events, sprint_repo, write_value
+
+    # alpha claims its chain, then keeps working for a while before it commits and ends.
+    actions = write_value(1)
+    actions.insert(1, {"sleep": 6})
+    repo = sprint_repo(tmp_path, {"alpha": {"default": actions}}, sandbox="bwrap")
+    result = dispatch(repo, "run", str(repo / PLAN), "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    log = events(repo)
+    claim = next(e for e in log if e["type"] == "chain_state" and e["agent"] == "alpha"
+                 and e["data"].get("state") == "FIXING")
+    ended = next(e for e in log if e["type"] == "agent_session_ended" and e["agent"] == "alpha")
+    started = next(e for e in log if e["type"] == "agent_session_started" and e["agent"] == "alpha")
+    assert started["data"]["sandbox"] == "bwrap"
+    assert "claim" in claim["data"]  # it came through the inbox
+    # Appended while the session still slept, not when it ended.
+    assert ended["ts"] - claim["ts"] >= 3, (claim["ts"], ended["ts"])

@@ -42,6 +42,7 @@ from agent_dispatch.store.inbox import INBOX_VAR, inbox_dir, ingest
 
 PRIORITY_ORDER = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
 OPERATOR_MESSAGE = "operator"  # kind of the message `dispatch message` queues
+INGEST_S = 1.0  # how often a running session's claims inbox is read
 # Sessions that did not end on their own (stopped, timed out, lost): recovered, never judged as failures.
 CRASH_REASONS = {"timeout", "killed", "lost"}
 # The session could not work at all (its CLI offered the model no tools): a fault of the setup,
@@ -140,7 +141,16 @@ async def _session(rt: Runtime, name: str, progress: AgentProgress) -> SessionRu
     return run
 
 
+async def _ingest_while_running(rt: Runtime, name: str) -> None:
+    # A sandboxed session's claims wait in its inbox: append them while it works, so the board
+    # shows its chain progress and P0s live, not only when the session ends.
+    while True:
+        await asyncio.sleep(INGEST_S)
+        ingest(rt.log, rt.state_dir, name)
+
+
 async def _wait(rt: Runtime, name: str, attempt: int, running: RunningSession, **extra: Any) -> SessionRun:
+    poller = asyncio.create_task(_ingest_while_running(rt, name))
     try:
         run = await finish_session(running)
     except (asyncio.CancelledError, KeyboardInterrupt):
@@ -150,7 +160,9 @@ async def _wait(rt: Runtime, name: str, attempt: int, running: RunningSession, *
             rt.record(EventType.AGENT_SESSION_ENDED, agent=name, attempt=attempt, interrupted=True, **extra,
                       **running.result.as_data())
         raise
-    ingest(rt.log, rt.state_dir, name)  # the session's claims come before its end, as if written directly
+    finally:
+        poller.cancel()
+    ingest(rt.log, rt.state_dir, name)  # the session's last claims come before its end
     rt.record(EventType.AGENT_SESSION_ENDED, agent=name, attempt=attempt, **extra, **run.result.as_data())
     return run
 

@@ -3,8 +3,8 @@
 Under the sandbox an agent session cannot write ``.dispatch/<sprint>/`` (``events.db`` included).
 Its ``dispatch chain`` / ``dispatch p0`` then post the claim as one JSON file in the agent's own
 inbox (``DISPATCH_INBOX``: ``.dispatch/<sprint>/inbox/<agent>/``, the one place there a session may
-write), and the orchestrator appends it to the log (`ingest`) when the session ends: attributed to
-the inbox's agent whatever the file says, only claim types, each file once.
+write), and the orchestrator appends it to the log (`ingest`) while the session runs and when it
+ends: attributed to the inbox's agent whatever the file says, only claim types, each file once.
 """
 
 from __future__ import annotations
