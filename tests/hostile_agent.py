@@ -104,7 +104,10 @@ def main(argv: list[str]) -> int:
     if os.environ.get("DISPATCH_ATTEMPT", "1") == "1":
         for item in acts:
             name, _, value = item.partition("=")
-            act(name, value)
+            try:
+                act(name, value)
+            except OSError as error:  # the sandbox refused it: say so in the session log, go on
+                print(f"{item}: refused: {error}", flush=True)
     return scripted_agent.main([honest])
 
 

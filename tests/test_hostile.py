@@ -15,9 +15,11 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 from ruamel.yaml import YAML
 
 from agent_dispatch.executors.local import LOG_CAP_BYTES
+from agent_dispatch.executors.sandbox import bwrap_problem
 from conftest import git, make_repo
 from test_engine import PLAN, dispatch, events
 
@@ -130,3 +132,27 @@ def test_symlink_out_of_the_worktree_fails_gate3_and_never_lands(tmp_path: Path)
     # The honest agent in the same wave finished; nothing of alpha's reached the base branch.
     assert any(e["type"] == "gate_passed" and e["data"]["gate"] == "gate-3:beta" for e in log)
     assert git(repo, "ls-tree", "-r", "--name-only", "main", "app/alpha/").split() == ["app/alpha/__init__.py"]
+
+
+@pytest.mark.skipif(bwrap_problem() is not None, reason="bubblewrap cannot run here")
+def test_under_the_sandbox_writes_outside_the_worktree_are_refused_and_the_sprint_goes_on(tmp_path: Path) -> None:
+    repo = hostile_repo(tmp_path, ["commit", "move-refs", "write-main", "write-other", "delete-log"],
+                        sandbox="bwrap")
+    result = dispatch(repo, "run", str(repo / PLAN), "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    log = events(repo)
+    assert {e["data"]["sandbox"] for e in log if e["type"] == "agent_session_started"} == {"bwrap"}
+    # Refused at the write, not found afterwards: nothing changed outside alpha's worktree.
+    session = (repo / ".dispatch" / "sprint-01" / "logs" / "alpha-1.log").read_text()
+    assert "write-main: refused: [Errno 30] Read-only file system" in session
+    assert "delete-log: refused: [Errno 30] Read-only file system" in session
+    assert not (repo / "hostile-main.txt").exists()
+    assert [e for e in log if e["type"] == "outside_write"] == []
+    assert log[0]["type"] == "sprint_started" and log[-1]["type"] == "sprint_finished"
+    # Refs: the base branch is read-only, a sibling's ref is kept by the ref guard; the base moved
+    # only through the merge train.
+    assert "alpha: hostile work" not in git(repo, "log", "--format=%s", "sprint-01/beta")
+    updates = [e for e in log if e["type"] == "ref_updated"]
+    assert updates and all(e["data"]["validated"] for e in updates)
+    moves = git(repo, "reflog", "show", "--format=%H", "refs/heads/main").split()
+    assert len(moves) == len(updates) + 1
