@@ -172,7 +172,8 @@ def real_cli_repo(tmp_path: Path, tool: str) -> tuple[Path, dict]:
     prompt = next((repo / SPRINT_DIR / "activation-prompts").glob("agent-*-alpha.md")).read_text()
     task_doc = next(line.split(" ")[1] for line in prompt.splitlines() if line.endswith("(your task doc; follow it exactly)"))
     complete = printed(prompt, "chain", "chain-1", "COMPLETE")
-    report = tmp_path / "report-script.json"
+    # Where the sandboxed session can read it (the repository is bound read-only; the rest of /tmp is not).
+    report = repo / ".git" / "report-script.json"
     report.write_text(json.dumps({"default": [{"report": "COMPLETE"}, {"commit": "docs: completion report"}]}))
     steps = [
         {"text": "Reading my task doc.", "shell": f"cat {task_doc}"},  # fails when the file is missing
