@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,18 @@ EndReason = Literal["ended", "failed", "limit", "no_tools", "timeout", "killed",
 
 # A `command` agent signals "my context/turn limit ran out" with this exit status (EX_TEMPFAIL).
 LIMIT_EXIT_CODE = 75
+
+# The main process died of SIGKILL: negative as the executor sees it, 128 + 9 under bubblewrap
+# (which reports its child's death by a signal the way a shell does).
+SIGKILL_EXIT_CODES = frozenset({-signal.SIGKILL, 128 + signal.SIGKILL})
+# The detail of a "killed" outcome the orchestrator did not cause (a crash, the OOM killer, kill -9).
+SIGKILLED_DETAIL = "killed by SIGKILL, not by the orchestrator"
+
+
+def killed_by_sigkill(exit_code: int | None) -> bool:
+    """True when a session's exit status says SIGKILL ended it: nobody asked it to stop, nothing
+    in it could react, so it did not finish (recovered like a crash, never judged as a failure)."""
+    return exit_code in SIGKILL_EXIT_CODES
 
 # A finished session's output as an adapter gets it: the bytes its executor handed back
 # (`Executor.read_output`), text, or the path of a local log file holding it (tests, tools).

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from agent_dispatch.agents.base import (
+    SIGKILLED_DETAIL,
     SessionOutcome,
     SessionOutput,
     SessionRequest,
+    killed_by_sigkill,
     output_text,
     session_env,
 )
@@ -221,6 +223,8 @@ class CLIAdapter:
             return SessionOutcome("timeout", exit_code, "session timed out", summary)
         if killed:
             return SessionOutcome("killed", exit_code, "session was stopped", summary)
+        if killed_by_sigkill(exit_code):
+            return SessionOutcome("killed", exit_code, SIGKILLED_DETAIL, summary)
         if exit_code is None:
             return SessionOutcome("lost", None, "exit status unknown", summary)
         no_tools = no_tools_error(summary.errors)

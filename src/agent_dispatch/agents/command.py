@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from agent_dispatch.agents.base import (
     LIMIT_EXIT_CODE,
+    SIGKILLED_DETAIL,
     SessionOutcome,
     SessionOutput,
     SessionRequest,
+    killed_by_sigkill,
     session_env,
 )
 from agent_dispatch.errors import FatalError
@@ -37,6 +39,8 @@ class CommandAdapter:
             return SessionOutcome("timeout", exit_code, "session timed out")
         if killed:
             return SessionOutcome("killed", exit_code, "session was stopped")
+        if killed_by_sigkill(exit_code):
+            return SessionOutcome("killed", exit_code, SIGKILLED_DETAIL)
         if exit_code is None:
             return SessionOutcome("lost", None, "exit status unknown")
         if exit_code == 0:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agent_dispatch import git
-from agent_dispatch.agents.base import SessionOutcome, SessionRequest
+from agent_dispatch.agents.base import SIGKILLED_DETAIL, SessionOutcome, SessionRequest
 from agent_dispatch.artifacts.completion import CompletionReport, read_report
 from agent_dispatch.checkrun import CheckResult, run_check
 from agent_dispatch.engine import messages, review_gate, watch
@@ -29,6 +29,7 @@ from agent_dispatch.plan.territory import territory_rules
 from agent_dispatch.plan.verify import verify_command
 from agent_dispatch.prompts.chains import task_ids
 from agent_dispatch.redact import redact
+from agent_dispatch.sessions.activity import recent_activity
 from agent_dispatch.sessions.runner import (
     RunningSession,
     SessionRun,
@@ -37,7 +38,7 @@ from agent_dispatch.sessions.runner import (
     finish_session,
     start_session,
 )
-from agent_dispatch.store.events import EventType, ParkReason
+from agent_dispatch.store.events import WORKING_CHAIN_STATES, EventType, ParkReason
 from agent_dispatch.store.inbox import INBOX_VAR, inbox_dir, ingest
 
 PRIORITY_ORDER = {"P0": 0, "P1": 1, "P2": 2, "P3": 3}
@@ -48,6 +49,8 @@ CRASH_REASONS = {"timeout", "killed", "lost"}
 # The session could not work at all (its CLI offered the model no tools): a fault of the setup,
 # not an attempt of the agent's, and every further session would end the same way.
 SETUP_REASONS = {"no_tools"}
+WIP_SUBJECT = "wip: auto-save before restart"
+SAVED_FILES_SHOWN = 15  # files of a WIP commit the recovery message lists (then: "and N more")
 
 
 @dataclass
@@ -317,9 +320,7 @@ def _after_session(rt: Runtime, name: str, run: SessionRun | None) -> None:
         return
     wip = None
     if outcome.reason in CRASH_REASONS:
-        wip = git.commit_all(ctx.worktree, "wip: auto-save before restart")
-        if wip:
-            rt.record(EventType.WIP_COMMITTED, agent=name, commit=wip)
+        wip = _save_work(rt, name, ctx.worktree)
     if ctx.base_role == "RED TEAM":  # what it was shown counts as reviewed when the session ended on its own
         review_gate.close_review(rt, name, ok=outcome.reason not in CRASH_REASONS | SETUP_REASONS | {"failed"})
     record_commit_signals(rt, name)  # chain ids and "P0:" in its commit subjects, before the checks
@@ -342,11 +343,16 @@ def _after_session(rt: Runtime, name: str, run: SessionRun | None) -> None:
     # A session that died, was stopped or ran out of context did not finish: continue it, never
     # judge it as a failed verification (no retry tier is spent on it).
     if outcome.reason in CRASH_REASONS and (evaluation.open_chains or _follow_up(rt, name, values)):
-        chain = evaluation.open_chains[0] if evaluation.open_chains else None
+        # The chain it had claimed to be working on, else the first one still open.
+        working = [c for c in evaluation.open_chains if progress.claimed.get(c.id) in WORKING_CHAIN_STATES]
+        chain = (working or evaluation.open_chains)[0] if evaluation.open_chains else None
         log = git.recent_log(ctx.worktree, 5).strip()
+        saved, more = _saved_files(ctx.worktree, wip) if wip else ([], 0)
         text = messages.render_message("recover.md.j2", **values, wip_commit=wip, recent_log=log, done=done,
                                        cause=_stop_cause(outcome, progress), resume_from=chain,
-                                       resume_state=progress.claimed.get(chain.id, "QUEUED") if chain else None)
+                                       resume_state=progress.claimed.get(chain.id, "QUEUED") if chain else None,
+                                       resume_claimed=bool(working), saved_files=saved, saved_more=more,
+                                       activity=_last_activity(rt, name, run))
         queue_message(rt, name, "recover", text)
     elif outcome.reason == "limit" and evaluation.open_chains:
         text = messages.render_message("continue.md.j2", **values, done=done, open_chains=evaluation.open_chains)
@@ -359,6 +365,62 @@ def _after_session(rt: Runtime, name: str, run: SessionRun | None) -> None:
         return  # the operator wrote while the session ran: the agent reads it before gate 3 decides
     else:
         _gate3(rt, name, evaluation)
+
+
+def _save_work(rt: Runtime, name: str, worktree: Path) -> str | None:
+    """Commit everything the session left uncommitted in ``worktree`` (a WIP commit); its id, or None.
+
+    ``git add -A`` takes edited, deleted and untracked files, in new directories too; files the
+    worktree's .gitignore ignores are not the agent's work and stay out. A session killed inside a
+    git command leaves its lock behind (``index.lock``): removed once no process of the session is
+    alive, which only then proves it stale.
+    """
+    removed: list[str] = []
+    if git.held_locks(worktree):
+        record = _last_record(rt, name)
+        if record is not None and rt.executor.session_alive(record):
+            rt.say(f"{name}: a process of its last session still runs and holds git's lock: work left uncommitted")
+            return None
+        removed = git.remove_locks(worktree)
+    wip = git.commit_all(worktree, WIP_SUBJECT)
+    if wip:
+        extra: dict[str, Any] = {"stale_locks": removed} if removed else {}
+        rt.record(EventType.WIP_COMMITTED, agent=name, commit=wip, **extra)
+    return wip
+
+
+def _last_record(rt: Runtime, name: str) -> dict[str, Any] | None:
+    """The executor record of the agent's latest session (its ``agent_session_started``)."""
+    started = [e for e in rt.log.read(types=[EventType.AGENT_SESSION_STARTED]) if e.agent == name]
+    record = started[-1].data.get("record") if started else None
+    return record if isinstance(record, dict) else None
+
+
+def _saved_files(worktree: Path, wip: str) -> tuple[list[str], int]:
+    """(``path | +added -removed`` per file of the WIP commit, at most `SAVED_FILES_SHOWN`; how many
+    more), as the recovery message quotes them."""
+    changes = git.changed_files(worktree, f"{wip}^", wip)
+    counts = git.numstat(worktree, f"{wip}^", wip)
+    lines = []
+    for status, path in changes[:SAVED_FILES_SHOWN]:
+        added, removed = counts.get(path, (None, None))
+        stat = "binary" if added is None or removed is None else f"+{added} -{removed}"
+        lines.append(f"{path} | {stat}" + {"A": " (new)", "D": " (deleted)"}.get(status, ""))
+    return lines, max(0, len(changes) - SAVED_FILES_SHOWN)
+
+
+def _last_activity(rt: Runtime, name: str, run: SessionRun | None) -> list[str]:
+    """What the agent's latest session was last doing, from its output (sessions.activity)."""
+    progress = rt.state().agents[name]
+    tool = run.tool if run is not None else session_tool(progress, rt.context.agent(name).tool)
+    if run is not None:
+        output: bytes | Path = rt.executor.read_output(run.result)
+    else:  # it ended while no controller waited: its log, where the executor put it
+        record = _last_record(rt, name)
+        if record is None or not record.get("log_path"):
+            return []
+        output = Path(record["log_path"])
+    return recent_activity(tool, output)
 
 
 def _stop_for_setup(rt: Runtime, name: str, outcome: SessionOutcome) -> None:
@@ -375,6 +437,8 @@ def _stop_cause(outcome: SessionOutcome, progress: AgentProgress) -> str:
     """Why a session did not end on its own, as the recovery message tells the agent."""
     if (progress.last_end or {}).get("interrupted"):
         return "was interrupted: the orchestrator was stopped (Ctrl-C) while it ran"
+    if outcome.reason == "killed" and outcome.detail == SIGKILLED_DETAIL:
+        return "was killed (SIGKILL) from outside the orchestrator: it crashed, ran out of memory or was kill -9ed"
     return {"timeout": "ran out of time: the orchestrator's session timeout stopped it",
             "killed": "was stopped by the orchestrator"}.get(outcome.reason, "crashed or was lost")
 

@@ -176,6 +176,11 @@ class Executor(abc.ABC):
         handle's result is read from the session's status file, else reported as ``lost``.
         """
 
+    def session_alive(self, record: SessionRecord | Mapping[str, Any]) -> bool:
+        """True while any process of the session ``record`` describes still runs (after it ended:
+        something left behind). Backends that can see more than the main process override it."""
+        return self.is_alive(self.adopt(record))
+
     @abc.abstractmethod
     def read_output(self, result: SessionResult) -> bytes:
         """A finished session's output (stdout and stderr together), wherever the backend kept it.

@@ -191,6 +191,12 @@ class LocalExecutor(Executor):
             return handle.popen.poll() is None
         return procfs.is_running(handle.record.pid, handle.record.start_time)
 
+    def session_alive(self, record: SessionRecord | Mapping[str, Any]) -> bool:
+        """True while the session's top process runs or any process still carries its marker."""
+        if not isinstance(record, SessionRecord):
+            record = SessionRecord.from_data(record)
+        return procfs.is_running(record.pid, record.start_time) or bool(procfs.marked_pids(record.marker))
+
     def poll(self, handle: SessionHandle) -> SessionResult | None:
         """The result once the session has ended, else None (timeouts are enforced by wait)."""
         assert isinstance(handle, LocalHandle)

@@ -55,6 +55,34 @@ def uncommitted_files(worktree: str | Path) -> list[str]:
     return paths
 
 
+# Lock files git leaves in a worktree's own git directory when it is killed mid-command (`git add`,
+# `git commit`, a checkout): while one exists every later command that writes there fails.
+WORKTREE_LOCKS = ("index.lock", "HEAD.lock")
+
+
+def held_locks(worktree: str | Path) -> list[str]:
+    """The names of `WORKTREE_LOCKS` present in ``worktree``'s git directory (read, no git process)."""
+    gitdir = worktree_git_dir(worktree)
+    return [name for name in WORKTREE_LOCKS if (gitdir / name).exists()]
+
+
+def remove_locks(worktree: str | Path) -> list[str]:
+    """Remove the `WORKTREE_LOCKS` of ``worktree``; the names removed.
+
+    Only for locks known to be stale: no process that could hold them (the session that worked
+    there, any git it started) is alive. Removing a live lock lets two writers corrupt the index.
+    """
+    gitdir = worktree_git_dir(worktree)
+    removed = []
+    for name in WORKTREE_LOCKS:
+        try:
+            (gitdir / name).unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(name)
+    return removed
+
+
 def is_pristine(worktree: str | Path) -> bool:
     """True when ``worktree`` has no changes and no untracked or ignored files at all."""
     out = git("status", "--porcelain", "--untracked-files=all", "--ignored", cwd=worktree, check=False)

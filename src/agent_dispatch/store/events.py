@@ -294,6 +294,7 @@ class ChainFailed(Payload):
 
 class WipCommitted(Payload):
     commit: str
+    stale_locks: list[str] = []  # git's locks a killed session left, removed before the commit
 
 
 class MergeValidation(Payload):

@@ -13,6 +13,9 @@ covers sessions without their own entry. Actions (run in order, in the agent's w
                                              "tasks": {"A-01": "COMPLETE"} adds Tasks Completed rows,
                                              "parked": ["A-02: why"] a Parked Chains section
     {"sleep": 1.5}                           wait
+    {"say": "text"}                          print a line of output (what the session log keeps)
+    {"run": ["git", "commit"], "env": {}}    run a program and wait for it (extra environment on top)
+    {"kill_self": true}                      die by SIGKILL, as an agent CLI that crashed or was OOM-killed
     {"save_message": "/abs/path"}            copy DISPATCH_MESSAGE_FILE's text there (empty: no message)
     {"exit": 3}                              stop here with that exit status
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -74,6 +78,12 @@ def run_action(action: dict) -> int | None:
         Path(action["save_message"]).write_text(text, encoding="utf-8")
     elif "sleep" in action:
         time.sleep(float(action["sleep"]))
+    elif "say" in action:
+        print(action["say"], flush=True)
+    elif "run" in action:
+        subprocess.run(list(action["run"]), env={**os.environ, **action.get("env", {})}, check=False)
+    elif "kill_self" in action:
+        os.kill(os.getpid(), signal.SIGKILL)
     elif "exit" in action:
         return int(action["exit"])
     return None
