@@ -48,7 +48,7 @@ from agent_dispatch.store.log import EventLog
 SPRINT = "sprint-01"
 BASE = "main"
 AGENT_REFS = f"refs/heads/{SPRINT}/"
-STEP_TIMEOUT_S = 300.0  # one `dispatch run` / `dispatch resume`: longer is a hang
+STEP_TIMEOUT_S = 600.0  # one `dispatch run` / `dispatch resume`: longer is a hang
 MAX_RESUMES = 5  # resumes after the planned kills: more means resume does not finish the sprint
 TIMER_SHARE = 0.3  # share of the points that kill from outside after a delay
 SECOND_KILL_SHARE = 0.25  # share of the runs whose first resume is killed too
@@ -116,7 +116,6 @@ def step(repo: Path, verb: str, kill: Kill | None) -> tuple[int, bool]:
     argv = [sys.executable, "-m", "agent_dispatch", verb, str(PLAN), "--yes"]
     with open(repo.parent / "orchestrator.log", "a") as out:
         process = subprocess.Popen(argv, cwd=repo, env=env, stdout=out, stderr=subprocess.STDOUT)
-        limit = STEP_TIMEOUT_S
         if kill is not None and kill.kind == "timer":
             try:
                 return process.wait(timeout=kill.value), False
@@ -124,7 +123,7 @@ def step(repo: Path, verb: str, kill: Kill | None) -> tuple[int, bool]:
                 os.kill(process.pid, signal.SIGKILL)  # the orchestrator only: its sessions live on
                 return process.wait(), False
         try:
-            return process.wait(timeout=limit), False
+            return process.wait(timeout=STEP_TIMEOUT_S), False
         except subprocess.TimeoutExpired:
             os.kill(process.pid, signal.SIGKILL)
             return process.wait(), True
