@@ -42,7 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--long", action="store_true", default=False,
-                     help="also run the tests marked `long` (the 2,000-case fuzz run)")
+                     help="also run the tests marked `long` (the 2,000-case fuzz run, the 20-point chaos run)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -7,7 +7,9 @@ holds uncommitted edits (``DEMO_AGENT_HOLD``, testing/demo_agent.py), so resume 
 path: the session is lost, its work is saved as a WIP commit and the agent gets a recovery message.
 
 After resume: every agent commit made before is still there (and landed), the base branch's tree is
-that of an uninterrupted run of the same plan, and the sprint finished complete.
+that of an uninterrupted run of the same plan, the retry ladder is that run's too (no tier spent by
+the interrupt), no message was delivered twice, and the sprint finished complete. bench/chaos.py
+kills at seeded random points; every defect it found has a named point here.
 """
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ KILL_POINTS = {
     "validation": KillPoint("merge_validation:1", "merge_step"),
     # the base moved for wave 1, the wave not yet completed
     "landed": KillPoint("ref_updated:1", "wave_completed"),
+    # SERVICES' chain failed verification, its retry not yet scheduled (found by bench/chaos.py:
+    # resume judged the same session again and spent tier 2 on the interrupt)
+    "retry_recorded": KillPoint("chain_failed:1", "retry_scheduled"),
+    # ... and with the retry scheduled, its message not yet queued
+    "retry_scheduled": KillPoint("retry_scheduled:1", "message_queued"),
 }
 
 
@@ -67,14 +74,27 @@ def agent_commits(repo: Path) -> set[str]:
     return set(out.split())
 
 
+def retry_ladder(events: list) -> list[tuple[str, str | None, str | None, int]]:
+    """Every rung of the retry ladder the log records: (type, agent, chain, tier), in order."""
+    return [(e.type, e.agent, e.chain, e.data["tier"]) for e in events if e.type in ("chain_failed", "retry_scheduled")]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    tree: str  # the base branch's tree
+    ladder: list  # retry_ladder() of its log
+
+
 @pytest.fixture(scope="module")
-def baseline_tree(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The base branch's tree after an uninterrupted run of the plan."""
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> Baseline:
+    """An uninterrupted run of the plan."""
     repo = tmp_path_factory.mktemp("baseline") / "bookshop"
     prepare_demo_repo(repo)
     result = run_cli(repo, "run", PLAN, "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
-    return git(repo, "rev-parse", "main^{tree}").strip()
+    ladder = retry_ladder(EventLog(repo / ".dispatch" / "sprint-01" / "events.db").read())
+    assert ladder, "the demo's SERVICES agent no longer fails its first verification"
+    return Baseline(git(repo, "rev-parse", "main^{tree}").strip(), ladder)
 
 
 def kill_held_session(log: EventLog, marker: Path) -> None:
@@ -106,7 +126,7 @@ def group_alive(pgid: int) -> bool:
 
 
 @pytest.mark.parametrize("point", list(KILL_POINTS))
-def test_kill_and_resume(tmp_path: Path, baseline_tree: str, point: str) -> None:
+def test_kill_and_resume(tmp_path: Path, baseline: Baseline, point: str) -> None:
     kill = KILL_POINTS[point]
     repo = tmp_path / "bookshop"
     prepare_demo_repo(repo)
@@ -136,13 +156,16 @@ def test_kill_and_resume(tmp_path: Path, baseline_tree: str, point: str) -> None
 
     result = run_cli(repo, "resume", PLAN, "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert git(repo, "rev-parse", "main^{tree}").strip() == baseline_tree
+    assert git(repo, "rev-parse", "main^{tree}").strip() == baseline.tree
     after = agent_commits(repo)
     assert before <= after  # every commit an agent made is still on its branch
     for commit in after:  # ... and landed on main
         assert subprocess.run(["git", "merge-base", "--is-ancestor", commit, "main"], cwd=repo).returncode == 0
     events = log.read()
     assert events[-1].type == "sprint_finished" and events[-1].data["outcome"] == "complete"
+    assert retry_ladder(events) == baseline.ladder  # an interrupt spends no retry tier
+    sent = [e.data["file"] for e in events if e.type == "intervention_sent"]
+    assert len(sent) == len(set(sent)), f"a message was delivered twice: {sent}"
     if held_work is not None:
         assert_crash_path(repo, events, held_work)
 

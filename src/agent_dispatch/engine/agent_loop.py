@@ -497,9 +497,14 @@ def _retry(rt: Runtime, name: str, agent: Agent, evaluation: Evaluation, progres
         if not failed:
             continue
         rounds = progress.failures.get(chain.id, [])
-        tier = len(rounds) + 1
-        rt.record(EventType.CHAIN_FAILED, agent=name, chain=chain.id, attempt=progress.attempts, tier=tier,
-                  failures=[c.as_data() for c in failed])
+        # This session's round is already recorded when the orchestrator died after recording it and
+        # before queueing its message: finish that rung, never spend the next one on the interrupt.
+        again = bool(rounds) and rounds[-1].get("attempt") == progress.attempts
+        earlier = rounds[:-1] if again else rounds
+        tier = len(earlier) + 1
+        if not again:
+            rt.record(EventType.CHAIN_FAILED, agent=name, chain=chain.id, attempt=progress.attempts, tier=tier,
+                      failures=[c.as_data() for c in failed])
         if tier > 3:
             rt.record(EventType.CHAIN_STATE, agent=name, chain=chain.id, state="PARKED", park_reason="retry_exhausted",
                       source="tool")
@@ -510,15 +515,22 @@ def _retry(rt: Runtime, name: str, agent: Agent, evaluation: Evaluation, progres
             rt.record(EventType.AGENT_FALLBACK, agent=name, tool=fallback.tool or rt.context.agent(name).tool,
                       model=fallback.model, command=list(fallback.command) if fallback.command else None)
             rt.say(f"{name}: tier 3 switches to fallback {fallback.tool or ''} {fallback.model or ''}".rstrip())
-        history = [{"attempt": r["attempt"], "failures": r["failures"]} for r in rounds]
+        history = [{"attempt": r["attempt"], "failures": r["failures"]} for r in earlier]
         history.append({"attempt": progress.attempts, "failures": [c.as_data() for c in failed]})
         text = messages.retry_message(tier, **message_values(rt, name), chain=chain, failures=failed,
                                       history=history, verify_command=verify_command(chain))
-        rt.record(EventType.RETRY_SCHEDULED, agent=name, chain=chain.id, tier=tier)
+        if not (again and _retry_scheduled(rt, name, chain.id, tier)):
+            rt.record(EventType.RETRY_SCHEDULED, agent=name, chain=chain.id, tier=tier)
         queue_message(rt, name, f"retry_{tier}", text, chain=chain.id)
         rt.say(f"{name}: chain {chain.id} failed verification, retry tier {tier}")
         return True
     return False
+
+
+def _retry_scheduled(rt: Runtime, name: str, chain: str, tier: int) -> bool:
+    """True when the log already has retry tier ``tier`` of ``name``'s ``chain`` scheduled."""
+    return any(e.agent == name and e.chain == chain and e.data.get("tier") == tier
+               for e in rt.log.read(types=[EventType.RETRY_SCHEDULED]))
 
 
 def message_values(rt: Runtime, name: str) -> dict[str, Any]:
