@@ -89,9 +89,10 @@ MUTATIONS: tuple[Mutation, ...] = (
         "crash_path_drops_uncommitted_work",
         "an agent that dies with uncommitted work gets it back as a WIP commit",
         "src/agent_dispatch/engine/agent_loop.py",
-        '        wip = git.commit_all(ctx.worktree, "wip: auto-save before restart")\n',
-        "        git.reset_hard(ctx.worktree)  # thrown away\n        wip = None\n",
-        ("tests/test_engine.py::test_interrupted_session_is_recovered_not_retried",),
+        "    wip = git.commit_all(worktree, WIP_SUBJECT)\n",
+        "    git.reset_hard(worktree)  # thrown away\n    wip = None\n",
+        ("tests/test_engine.py::test_interrupted_session_is_recovered_not_retried",
+         "tests/test_agent_death.py"),
     ),
     # -- defect 5: a field silently dropped on load ------------------------------------------------
     Mutation(
