@@ -157,7 +157,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         "error_history_dropped",
         "retry tiers 2 and 3 show every earlier attempt's error",
         "src/agent_dispatch/engine/agent_loop.py",
-        '        history = [{"attempt": r["attempt"], "failures": r["failures"]} for r in rounds]\n',
+        '        history = [{"attempt": r["attempt"], "failures": r["failures"]} for r in earlier]\n',
         "        history = []\n",
         ("tests/test_engine.py::test_waves_retry_ladder_and_landing",),
     ),
